@@ -1,0 +1,12 @@
+// Public API of das-webgpu: tensors, scopes, ops, autodiff, backends.
+export { type DType, type HostArray } from './tensor/dtype.js';
+export { type Shape, ShapeError, broadcastShapes, sizeOf } from './tensor/shape.js';
+export { Tensor, ReleasedTensorError, counters, fromArray, read, readScalar, toArray, getDefaultBackend, setDefaultBackend, alias } from './tensor/tensor.js';
+export { tidy, release, keep } from './tensor/scope.js';
+export { type Tree, treeLeaves, treeMap, treeZip, treeLeavesWithPaths } from './tensor/tree.js';
+export { type Backend, type BackendName } from './backend/backend.js';
+export { cpu, cpuRead } from './backend/cpu.js';
+export { webgpu, closeWebgpu, WebGpuBackend } from './backend/webgpu/webgpu.js';
+export * from './ops/index.js';
+export { valueAndGrad, grad, vjp, stopGradient } from './autodiff/grad.js';
+export { memoryStats } from './memory.js';

@@ -1,0 +1,8 @@
+// fast-check defaults for every test file: runs and seed from the environment (FC_RUNS, FC_SEED).
+import fc from 'fast-check';
+
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+fc.configureGlobal({
+  numRuns: Number(process.env.FC_RUNS ?? 50),
+  ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
+});
