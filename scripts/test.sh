@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): set-up, type check, then the whole suite. WebGPU tests must run:
+# DAS_REQUIRE_WEBGPU=1 (the default here) fails the run when no adapter is found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+export DAS_REQUIRE_WEBGPU="${DAS_REQUIRE_WEBGPU:-1}"
+bash scripts/setup.sh
+npx tsc --noEmit -p tsconfig.json
+npx vitest run "$@"

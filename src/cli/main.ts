@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// The `das` command: one module per subcommand, loaded on demand so `das doctor` starts fast.
+import { UsageError } from './args.js';
+
+interface Command { summary: string; run: (argv: string[]) => Promise<number> }
+
+const commands: Record<string, Command> = {
+  doctor: { summary: 'check the WebGPU adapter and every kernel against the CPU reference', run: async (a) => (await import('./doctor.js')).doctor(a) },
+};
+
+export function registerCommand(name: string, c: Command): void { commands[name] = c; }
+
+function help(): string {
+  const rows = Object.entries(commands).map(([k, c]) => `  ${k.padEnd(16)} ${c.summary}`);
+  return `das — continual domain-adaptive pre-training with soft-masking (DAS) on WebGPU\n\nUsage: das <command> [flags]   (das <command> --help for its flags)\n\n${rows.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') { process.stdout.write(help()); return 0; }
+  const cmd = commands[name];
+  if (cmd === undefined) { process.stderr.write(`das: unknown command '${name}'\n\n${help()}`); return 2; }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`${e.message}\n`); return 2; }
+    process.stderr.write(`das ${name}: ${(e as Error).message}\n`);
+    if (process.env.DAS_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
