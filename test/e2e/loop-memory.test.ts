@@ -46,3 +46,20 @@ describe('memory in a training loop', () => {
     });
   }
 });
+
+describe('buffers over the pool cap', () => {
+  it.skipIf(!gpu)('are destroyed only after the commands that use them are submitted', async () => {
+    const be = gpu!;
+    const x = fromArray(seededValues(64, 5), [64], { backend: be });
+    // 600 same-size temporaries released inside one recording: more than the pool keeps per size.
+    const y = tidy(() => {
+      let acc = x;
+      const temps: Tensor[] = [];
+      for (let i = 0; i < 600; i++) { acc = add(acc, 1); temps.push(acc); }
+      return mul(acc, 1);
+    });
+    const out = await import('../../src/index.js').then((m) => m.toArray(y));
+    expect(out[0]).toBeCloseTo(seededValues(64, 5)[0] + 600, 3);
+    release(x, y);
+  });
+});

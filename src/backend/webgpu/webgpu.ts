@@ -35,11 +35,15 @@ export class WebGpuBackend implements Backend, GpuContext {
   private lost: string | null = null;
   private firstError: string | null = null;
   private scratchList: Tensor[] = [];
+  private doomed: GPUBuffer[] = [];
 
   constructor(readonly opened: OpenedDevice) {
     const { device } = opened;
     const U = gpuGlobals.GPUBufferUsage;
-    this.pool = new BufferPool((bytes) => device.createBuffer({ size: bytes, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST }), (b) => b.destroy());
+    // A buffer over the pool's cap may still be used by recorded commands: destroy it after submit.
+    this.pool = new BufferPool((bytes) => device.createBuffer({ size: bytes, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST }), (b) => {
+      if (this.pendingRefs.has(b)) this.doomed.push(b); else b.destroy();
+    });
     this.staging = new BufferPool((bytes) => device.createBuffer({ size: bytes, usage: U.MAP_READ | U.COPY_DST }), (b) => b.destroy(), 8);
     this.pipelines = new PipelineCache(device);
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
@@ -155,6 +159,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.encoder = null;
     this.pending = 0;
     this.pendingRefs.clear();
+    for (const b of this.doomed) b.destroy();
+    this.doomed = [];
   }
 
   /** Waits until the GPU has finished everything submitted (for timing). */
