@@ -1,0 +1,110 @@
+// RoBERTa as pure functions over parameter trees (das-spec §2): embeddings with Hugging Face position
+// ids, post-LN encoder layers with the three virtual gates, MLM head (decoder tied to the word
+// embeddings) and the classification head on <s>. Shapes: B batch, T tokens, D width, H heads.
+import { add, mul, scalarOp } from '../ops/binary.js';
+import { gather } from '../ops/embedding.js';
+import { layerNorm } from '../ops/layer-norm.js';
+import { linear, matmul } from '../ops/matmul.js';
+import { permute, slice } from '../ops/movement.js';
+import { type Key, dropout, foldIn } from '../ops/random.js';
+import { reshape } from '../ops/reshape.js';
+import { softmax } from '../ops/softmax.js';
+import { gelu, tanh } from '../ops/unary.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { RobertaConfig } from './config.js';
+import type { ClassifierHead, EncoderParams, LayerGates, LayerParams, MlmHead, Norm, Gates } from './params.js';
+
+/** A batch on the device. positions follow Hugging Face's rule (see positionIds). */
+export interface Batch {
+  ids: Tensor;        // i32 [B, T]
+  positions: Tensor;  // i32 [B, T]
+  /** Additive key mask: 0 on real tokens, −10000 on padding; f32 [B, 1, 1, T]. */
+  maskBias: Tensor;
+  /** 1 on real tokens, 0 on padding; f32 [B, T]. */
+  mask: Tensor;
+}
+
+/**
+ * Where dropout randomness comes from. `key`: the library RNG (site keys are derived from it);
+ * `masks`: explicit 0/1 keep-masks by site name (embeddings, attn_probs.l, attn_output.l, ffn_output.l),
+ * used for exact parity with fixtures. Absent, or p = 0: no dropout.
+ */
+export type DropoutSource = { key: Key } | { masks: Record<string, Tensor> };
+
+export interface ForwardOptions {
+  gates?: Gates;
+  dropout?: DropoutSource;
+}
+
+const SITE_IDS = { embeddings: 0, attn_probs: 1, attn_output: 2, ffn_output: 3 } as const;
+
+function drop(x: Tensor, p: number, site: keyof typeof SITE_IDS, layer: number, src: DropoutSource | undefined): Tensor {
+  if (src === undefined || p === 0) return x;
+  if ('masks' in src) {
+    const name = site === 'embeddings' ? site : `${site}.${layer}`;
+    const m = src.masks[name];
+    if (m === undefined) throw new Error(`dropout mask '${name}' is missing`);
+    return mul(x, scalarOp('mul', m, 1 / (1 - p)));
+  }
+  return dropout(foldIn(foldIn(src.key, SITE_IDS[site]), layer + 1), x, p);
+}
+
+const norm = (x: Tensor, n: Norm, eps: number): Tensor => layerNorm(x, n.weight, n.bias, eps);
+
+export function embed(cfg: RobertaConfig, p: EncoderParams['embeddings'], b: Batch, src?: DropoutSource): Tensor {
+  const typeRow = reshape(slice(p.tokenType, [0, 0], [1, cfg.width]), [cfg.width]); // RoBERTa uses type 0 only
+  const pad = { paddingIdx: cfg.padId };                                             // row padId gets no gradient (HF)
+  const e = add(add(gather(p.word, b.ids, pad), gather(p.position, b.positions, pad)), typeRow); // [B, T, D]
+  return drop(norm(e, p.norm, cfg.layerNormEps), cfg.hiddenDropout, 'embeddings', 0, src);
+}
+
+/** Multi-head self-attention with the head gate on the (dropped-out) probabilities. [B,T,D] → [B,T,D] */
+function attention(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, gate: Tensor | undefined, src?: DropoutSource): Tensor {
+  const [B, T] = x.shape;
+  const H = cfg.heads, Dh = cfg.headDim;
+  const split = (t: Tensor) => permute(reshape(t, [B, T, H, Dh]), [0, 2, 1, 3]);   // [B, H, T, Dh]
+  const q = split(linear(x, p.query.weight, p.query.bias));
+  const k = split(linear(x, p.key.weight, p.key.bias));
+  const v = split(linear(x, p.value.weight, p.value.bias));
+  const scores = add(scalarOp('mul', matmul(q, k, { transB: true }), 1 / Math.sqrt(Dh)), b.maskBias); // [B, H, T, T]
+  let probs = drop(softmax(scores, -1), cfg.attentionDropout, 'attn_probs', l, src);
+  if (gate !== undefined) probs = mul(probs, reshape(gate, [1, H, 1, 1]));
+  const ctx = reshape(permute(matmul(probs, v), [0, 2, 1, 3]), [B, T, H * Dh]);    // [B, T, D]
+  return linear(ctx, p.attnOut.weight, p.attnOut.bias);
+}
+
+/** Post-LN encoder block (das-spec §2.3). */
+export function encoderLayer(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, g: LayerGates | undefined, src?: DropoutSource): Tensor {
+  const a = drop(attention(cfg, p, x, b, l, g?.head, src), cfg.hiddenDropout, 'attn_output', l, src);
+  const h = norm(add(a, x), p.attnNorm, cfg.layerNormEps);                                  // [B, T, D]
+  let u = linear(h, p.ffnIn.weight, p.ffnIn.bias);                                          // [B, T, F]
+  if (g !== undefined) u = mul(u, g.intermediate);
+  let o = linear(gelu(u), p.ffnOut.weight, p.ffnOut.bias);                                  // [B, T, D]
+  if (g !== undefined) o = mul(o, g.output);
+  return norm(add(drop(o, cfg.hiddenDropout, 'ffn_output', l, src), h), p.ffnNorm, cfg.layerNormEps);
+}
+
+/** The encoder's last hidden states Z. [B, T, D] */
+export function encode(cfg: RobertaConfig, p: EncoderParams, b: Batch, o: ForwardOptions = {}): Tensor {
+  if (o.gates !== undefined && o.gates.length !== cfg.layers) throw new Error(`gates: ${o.gates.length} layers given, the model has ${cfg.layers}`);
+  let x = embed(cfg, p.embeddings, b, o.dropout);
+  p.layers.forEach((layer, l) => { x = encoderLayer(cfg, layer, x, b, l, o.gates?.[l], o.dropout); });
+  return x;
+}
+
+/** MLM logits of hidden states z [..., D] → [..., V]; the decoder is the word-embedding matrix. */
+export function mlmLogits(cfg: RobertaConfig, head: MlmHead, word: Tensor, z: Tensor): Tensor {
+  const h = norm(gelu(linear(z, head.dense.weight, head.dense.bias)), head.norm, cfg.layerNormEps);
+  return add(matmul(h, word, { transB: true }), head.bias);
+}
+
+/** Classification logits from the <s> position: dense → tanh → dense (dropout before each dense). */
+export function classifierLogits(cfg: RobertaConfig, head: ClassifierHead, z: Tensor, src?: DropoutSource, keyOffset = 0): Tensor {
+  const [B, , D] = z.shape;
+  const first = reshape(sliceFirst(z), [B, D]);
+  const d = (t: Tensor, i: number) => (src !== undefined && 'key' in src ? dropout(foldIn(src.key, 100 + keyOffset + i), t, cfg.hiddenDropout) : t);
+  const r = tanh(linear(d(first, 0), head.dense.weight, head.dense.bias));
+  return linear(d(r, 1), head.out.weight, head.out.bias);
+}
+
+const sliceFirst = (z: Tensor): Tensor => slice(z, [0, 0, 0], [z.shape[0], 1, z.shape[2]]);

@@ -1,0 +1,204 @@
+// Batched matrix product with transpose flags, and linear = x·Wᵀ + b. Kernels: matmul.wgsl reads a and b as
+// vec4 (contiguous dimensions a multiple of 4), matmul-subgroup.wgsl adds subgroup broadcasts for 8-wide
+// subgroups (lavapipe), matmul-scalar.wgsl takes any layout.
+// VJPs are matmuls with flipped flags: no transposes are ever materialised.
+import type { GpuContext } from '../backend/gpu-context.js';
+import { type Shape, ShapeError, broadcastShapes, broadcastStrides, fmt, sizeOf } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { add } from './binary.js';
+import { apply1, defineOp, expectFloat, sameDtype } from './define.js';
+import { reshape } from './reshape.js';
+
+export interface MatmulOptions { transA?: boolean; transB?: boolean }
+interface MatmulParams { transA: boolean; transB: boolean }
+
+/**
+ * 'registers': no workgroup memory (CPU Vulkan); 'subgroups': registers plus subgroup broadcasts (needs the
+ * device feature and 8-wide subgroups, else registers); 'shared': tiles staged in workgroup memory (GPUs).
+ */
+export type MatmulVariant = 'registers' | 'subgroups' | 'shared' | 'auto';
+/** Per-thread block (4·tm4)×(4·tn4), workgroup wgx×wgy threads, k-slice bk (shared only). */
+export interface MatmulTiles { tm4: number; tn4: number; wgx: number; wgy: number; bk: number }
+type Kernel = 'registers' | 'subgroups' | 'shared' | 'scalar';
+
+let variant: MatmulVariant = 'auto';
+// registers, subgroups and scalar: measured with bench/matmul.ts on lavapipe. shared: a common GPU default
+// (64×64 tiles, 4×4 per thread), not yet measured on a GPU.
+const tiles: Record<Kernel, MatmulTiles> = {
+  registers: { tm4: 2, tn4: 1, wgx: 8, wgy: 8, bk: 0 },
+  subgroups: { tm4: 2, tn4: 2, wgx: 8, wgy: 8, bk: 0 },
+  shared: { tm4: 1, tn4: 1, wgx: 16, wgy: 16, bk: 16 },
+  scalar: { tm4: 1, tn4: 1, wgx: 8, wgy: 8, bk: 0 },
+};
+
+/** Picks the GPU kernel family for later matmuls; returns the previous setting. */
+export function setMatmulVariant(v: MatmulVariant): MatmulVariant {
+  const prev = variant;
+  variant = v;
+  return prev;
+}
+
+/** Overrides a kernel's tile shape (benchmarks); returns the previous shape. */
+export function setMatmulTiles(kernel: Kernel, t: Partial<MatmulTiles>): MatmulTiles {
+  const prev = tiles[kernel];
+  const next = { ...prev, ...t };
+  const { tm4, tn4, wgx, wgy, bk } = next;
+  const ok = [tm4, tn4, wgx, wgy].every((v) => Number.isInteger(v) && v >= 1) && tm4 <= 4 && tn4 <= 4 && tm4 * tn4 <= 8 &&
+    wgx * wgy <= 256 && (kernel !== 'subgroups' || (tm4 === 2 && wgx === 8)) &&
+    (kernel !== 'shared' || (bk >= 4 && bk % 4 === 0 && 16 * bk * (wgy * tm4 + wgx * tn4) <= 16384));
+  if (!ok) throw new Error(`setMatmulTiles: unsupported ${kernel} tiles ${JSON.stringify(next)}`);
+  tiles[kernel] = next;
+  return prev;
+}
+
+const cpuAdapter = /llvmpipe|lavapipe|swiftshader|software/i;
+type Opened = { opened?: { info?: Record<string, string>; adapter?: GPUAdapter; device?: GPUDevice } };
+const resolved = new WeakMap<object, { cpu: boolean; subgroups: boolean }>();
+
+/** The kernel family matmul uses on this context for 4-aligned operands under the current setting. */
+export function matmulVariantFor(ctx: GpuContext): 'registers' | 'subgroups' | 'shared' {
+  let r = resolved.get(ctx);
+  if (r === undefined) {
+    const o = (ctx as Opened).opened;
+    const info = o?.adapter?.info as (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number }) | undefined;
+    r = {
+      cpu: cpuAdapter.test(Object.values(o?.info ?? {}).join(' ')),
+      subgroups: (o?.device?.features.has('subgroups') ?? false) && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8,
+    };
+    resolved.set(ctx, r);
+  }
+  const v = variant === 'auto' ? (r.cpu ? 'subgroups' : 'shared') : variant;
+  return v === 'subgroups' && !r.subgroups ? 'registers' : v;
+}
+
+interface Geometry { M: number; N: number; K: number; batch: number[]; aStrides: number[]; bStrides: number[] }
+
+const sig = (s: Shape, t: boolean): string => `${fmt(s)}${t ? 'ᵀ' : ''}`;
+
+function geometry(a: Shape, b: Shape, { transA, transB }: MatmulParams): Geometry {
+  const what = `${sig(a, transA)} · ${sig(b, transB)}`;
+  if (a.length < 2 || b.length < 2) throw new ShapeError('matmul', `operands need rank ≥ 2: ${what}`);
+  const ra = a.length, rb = b.length;
+  const [M, Ka] = transA ? [a[ra - 1], a[ra - 2]] : [a[ra - 2], a[ra - 1]];
+  const [Kb, N] = transB ? [b[rb - 1], b[rb - 2]] : [b[rb - 2], b[rb - 1]];
+  if (Ka !== Kb) throw new ShapeError('matmul', `inner dimensions differ (${Ka} vs ${Kb}): ${what}`);
+  const ab = a.slice(0, -2), bb = b.slice(0, -2);
+  let batch: number[];
+  try { batch = broadcastShapes('matmul', ab, bb); } catch { throw new ShapeError('matmul', `batch dimensions do not broadcast: ${what}`); }
+  return {
+    M, N, K: Ka, batch,
+    aStrides: broadcastStrides(ab, batch).map((s) => s * M * Ka),
+    bStrides: broadcastStrides(bb, batch).map((s) => s * Ka * N),
+  };
+}
+
+/** Merges batch axes that index both operands alike and drops size-1 axes (the kernel takes rank ≤ 4). */
+function collapse(g: Geometry): { dims: number[]; as: number[]; bs: number[] } {
+  const dims: number[] = [], as: number[] = [], bs: number[] = [];
+  g.batch.forEach((d, i) => {
+    if (d === 1) return;
+    const k = dims.length - 1;
+    if (k >= 0 && as[k] === g.aStrides[i] * d && bs[k] === g.bStrides[i] * d) { dims[k] *= d; as[k] = g.aStrides[i]; bs[k] = g.bStrides[i]; }
+    else { dims.push(d); as.push(g.aStrides[i]); bs.push(g.bStrides[i]); }
+  });
+  return { dims, as, bs };
+}
+
+function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulParams): void {
+  const g = geometry(a.shape, b.shape, p);
+  if (c.size === 0) return;
+  let { M } = g;
+  const { N, K } = g;
+  let { dims, as, bs } = collapse(g);
+  // x[B, T, D] · W: one [B·T, D] GEMM when b is shared by every batch and a's rows are contiguous.
+  if (!p.transA && dims.length === 1 && bs[0] === 0 && as[0] === M * K) { M *= dims[0]; dims = []; as = []; bs = []; }
+  if (dims.length > 4) throw new ShapeError('matmul', `more than 4 independent batch axes: ${sig(a.shape, p.transA)} · ${sig(b.shape, p.transB)}`);
+  const vec = K > 0 && (p.transA ? M : K) % 4 === 0 && (p.transB ? K : N) % 4 === 0;
+  const kernel: Kernel = vec ? matmulVariantFor(ctx) : 'scalar';
+  const t = tiles[kernel];
+  const tilesN = Math.ceil(N / (4 * t.tn4 * t.wgx)), tilesM = Math.ceil(M / (4 * t.tm4 * t.wgy));
+  const total = tilesN * tilesM * sizeOf(dims);
+  const meta = new Array<number>(12).fill(0);
+  dims.forEach((d, i) => { meta[i] = d; meta[4 + i] = as[i]; meta[8 + i] = bs[i]; });
+  const constants: Record<string, number> = { TRANS_A: +p.transA, TRANS_B: +p.transB, TN4: t.tn4, WGY: t.wgy };
+  if (kernel !== 'subgroups') Object.assign(constants, { TM4: t.tm4, WGX: t.wgx });
+  if (kernel === 'registers' || kernel === 'shared') Object.assign(constants, { SHARED: +(kernel === 'shared'), BK: kernel === 'shared' ? t.bk : 4 });
+  ctx.dispatch({
+    kernel: kernel === 'scalar' ? 'matmul-scalar' : kernel === 'subgroups' ? 'matmul-subgroup' : 'matmul', constants,
+    uniforms: [M, N, K, tilesN, tilesM, total, dims.length, 0, ...meta],
+    workgroups: total, bindings: [a, b, c],
+  });
+}
+
+export const matmulOp = defineOp<MatmulParams>({
+  name: 'matmul',
+  shape: ([a, b], p) => {
+    expectFloat('matmul', a, b);
+    sameDtype('matmul', a, b);
+    const g = geometry(a.shape, b.shape, p);
+    return [{ shape: [...g.batch, g.M, g.N], dtype: a.dtype }];
+  },
+  cpu: ([a, b], [c], { inputs: [ta, tb], params: p }) => {
+    const { M, N, K, batch, aStrides, bStrides } = geometry(ta.shape, tb.shape, p);
+    const [amk, akk] = p.transA ? [1, M] : [K, 1];
+    const [bkk, bnk] = p.transB ? [1, K] : [N, 1];
+    for (let z = 0; z < sizeOf(batch); z++) {
+      let ao = 0, bo = 0;
+      for (let d = batch.length - 1, rest = z; d >= 0; d--) {
+        const i = rest % batch[d];
+        rest = (rest - i) / batch[d];
+        ao += i * aStrides[d];
+        bo += i * bStrides[d];
+      }
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) s += a[ao + m * amk + k * akk] * b[bo + k * bkk + n * bnk];
+          c[(z * M + m) * N + n] = s;
+        }
+      }
+    }
+  },
+  gpu: (ctx, [a, b], [c], p) => {
+    if (a.dtype !== 'f32') throw new ShapeError('matmul', `the WebGPU kernel takes f32, got ${a.dtype}`);
+    dispatch(ctx, a, b, c, p);
+  },
+  vjp: ({ inputs: [a, b], params: { transA, transB }, needs }, [g]) => {
+    const da = !needs[0] ? null
+      : transA ? matmul(b, g!, { transA: transB, transB: true }) : matmul(g!, b, { transB: !transB });
+    let db: Tensor | null = null;
+    if (needs[1]) {
+      if (!transA && b.shape.length === 2 && a.shape.length > 2) {
+        // b is shared by every batch: fold the batch into the rows, one GEMM instead of a batch and a sum.
+        const a2 = reshape(a, [-1, a.shape[a.shape.length - 1]]);
+        const g2 = reshape(g!, [-1, g!.shape[g!.shape.length - 1]]);
+        db = transB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
+      } else {
+        db = transB ? matmul(g!, a, { transA: true, transB: transA }) : matmul(a, g!, { transA: !transA });
+      }
+    }
+    return [da, db];
+  },
+});
+
+/**
+ * op(a) · op(b) over the last two axes, op = transpose when `transA` / `transB`; leading axes broadcast.
+ * a [..., M, K] (or [..., K, M]), b [..., K, N] (or [..., N, K]) → [..., M, N].
+ * VJP: dA = g·op(B)ᵀ, dB = op(A)ᵀ·g, each a matmul with flipped flags.
+ */
+export const matmul = (a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor =>
+  apply1(matmulOp, [a, b], { transA: o.transA ?? false, transB: o.transB ?? false });
+
+/** x [..., in] · weightᵀ + bias, with weight [out, in] (PyTorch layout) and bias [out] → [..., out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  if (weight.shape.length !== 2) throw new ShapeError('linear', `weight must be [out, in], got ${fmt(weight.shape)}`);
+  const [out, inF] = weight.shape;
+  if (x.shape.length === 0 || x.shape[x.shape.length - 1] !== inF) {
+    throw new ShapeError('linear', `x ${fmt(x.shape)} does not end in the ${inF} input features of weight ${fmt(weight.shape)}`);
+  }
+  if (bias !== undefined && (bias.shape.length !== 1 || bias.shape[0] !== out)) {
+    throw new ShapeError('linear', `bias ${fmt(bias.shape)} must be [${out}] for weight ${fmt(weight.shape)}`);
+  }
+  const y = x.shape.length === 1 ? reshape(matmul(reshape(x, [1, inF]), weight, { transB: true }), [out]) : matmul(x, weight, { transB: true });
+  return bias === undefined ? y : add(y, bias);
+}
