@@ -2,9 +2,9 @@
 // Run: npx vite-node bench/matmul.ts [--quick] [--configs=registers,shared:16x16:1x1:16,...] [--flags]
 // A config is kernel[:WGXxWGY:TM4xTN4[:BK]] (threads per workgroup, per-thread block in vec4s, k-slice);
 // kernel is registers, subgroups or shared. The 'scalar' row is the any-layout fallback (1023³).
-// Each case: one warm-up, then `reps` timed runs, each forced to completion with backend.sync(); reports
-// the median and best wall-clock rate, and the rate per CPU-second ×2 ("cpu"), which on a CPU adapter
-// such as lavapipe is steady when other processes share the machine.
+// Each case: one warm-up per config, then `reps` rounds timing every config once (interleaved), each run
+// forced to completion with backend.sync(). Reports the median and best wall-clock rate, and the rate per
+// CPU-second ×2 ("cpu"), which on a CPU adapter such as lavapipe stays steady when the machine is shared.
 import {
   type MatmulTiles, type Tensor, closeWebgpu, fromArray, matmul, matmulVariantFor, setMatmulTiles, setMatmulVariant, webgpu,
 } from '../src/index.js';
@@ -47,35 +47,39 @@ const caseName = ([M, K, N, ta, tb]: Case) => `[${M}×${K}]${ta ? 'ᵀ' : ''}·[
 
 interface Row { config: string; shape: string; medianGflops: number; bestGflops: number; cpuGflops: number; medianMs: number }
 const rows: Row[] = [];
-for (const c of configs) {
+/** Runs c on the case once (forced to completion); returns [wall ms, process CPU ms]. */
+async function once(c: Config, a: Tensor, b: Tensor, transA: boolean, transB: boolean): Promise<[number, number]> {
   setMatmulVariant(c.kernel);
-  const prevTiles = setMatmulTiles(c.kernel, c.tiles);
-  for (const cs of cases) {
-    const [M, K, N, ta, tb] = cs;
-    const a = fromArray(rand(M * K), ta ? [K, M] : [M, K], { backend: gpu });
-    const b = fromArray(rand(K * N), tb ? [N, K] : [K, N], { backend: gpu });
-    const once = async (): Promise<[number, number]> => {
-      const u0 = process.cpuUsage();
-      const t0 = performance.now();
-      const y: Tensor = matmul(a, b, { transA: ta, transB: tb });
-      await gpu.sync();
-      const ms = performance.now() - t0;
-      const u = process.cpuUsage(u0);
-      y.dispose();
-      return [ms, (u.user + u.system) / 1000];
-    };
-    await once();
-    const wall: number[] = [], cpuMs: number[] = [];
-    for (let r = 0; r < reps; r++) { const [w, u] = await once(); wall.push(w); cpuMs.push(u); }
-    wall.sort((x, y) => x - y);
-    cpuMs.sort((x, y) => x - y);
-    const gf = (ms: number) => Math.round((2 * M * N * K) / ms / 1e4) / 100;
-    const med = wall[reps >> 1];
-    rows.push({ config: c.label, shape: caseName(cs), medianGflops: gf(med), bestGflops: gf(wall[0]), cpuGflops: gf(cpuMs[reps >> 1] / 2), medianMs: Math.round(med * 100) / 100 });
-    a.dispose();
-    b.dispose();
+  const prev = setMatmulTiles(c.kernel, c.tiles);
+  const u0 = process.cpuUsage();
+  const t0 = performance.now();
+  const y = matmul(a, b, { transA, transB });
+  await gpu!.sync();
+  const ms = performance.now() - t0;
+  const u = process.cpuUsage(u0);
+  y.dispose();
+  setMatmulTiles(c.kernel, prev);
+  return [ms, (u.user + u.system) / 1000];
+}
+for (const cs of cases) {
+  const [M, K, N, ta, tb] = cs;
+  const a = fromArray(rand(M * K), ta ? [K, M] : [M, K], { backend: gpu });
+  const b = fromArray(rand(K * N), tb ? [N, K] : [K, N], { backend: gpu });
+  const wall = configs.map(() => [] as number[]), cpuMs = configs.map(() => [] as number[]);
+  for (const c of configs) await once(c, a, b, ta, tb);
+  // Configs interleaved within each repeat, so load from other processes hits them alike.
+  for (let r = 0; r < reps; r++) {
+    for (const [i, c] of configs.entries()) { const [w, u] = await once(c, a, b, ta, tb); wall[i].push(w); cpuMs[i].push(u); }
   }
-  setMatmulTiles(c.kernel, prevTiles);
+  const gf = (ms: number) => Math.round((2 * M * N * K) / ms / 1e4) / 100;
+  configs.forEach((c, i) => {
+    wall[i].sort((x, y) => x - y);
+    cpuMs[i].sort((x, y) => x - y);
+    const med = wall[i][reps >> 1];
+    rows.push({ config: c.label, shape: caseName(cs), medianGflops: gf(med), bestGflops: gf(wall[i][0]), cpuGflops: gf(cpuMs[i][reps >> 1] / 2), medianMs: Math.round(med * 100) / 100 });
+  });
+  a.dispose();
+  b.dispose();
 }
 if (!quick) {
   // Unaligned shapes take matmul-scalar.wgsl whatever the family.

@@ -19,12 +19,13 @@ interface MatmulParams { transA: boolean; transB: boolean }
 export type MatmulVariant = 'registers' | 'subgroups' | 'shared' | 'auto';
 /** Per-thread block (4·tm4)×(4·tn4), workgroup wgx×wgy threads, k-slice bk (shared only). */
 export interface MatmulTiles { tm4: number; tn4: number; wgx: number; wgy: number; bk: number }
-type Kernel = 'registers' | 'subgroups' | 'shared' | 'scalar';
+/** A kernel family, plus the any-layout fallback. */
+export type MatmulKernel = 'registers' | 'subgroups' | 'shared' | 'scalar';
 
 let variant: MatmulVariant = 'auto';
 // registers, subgroups and scalar: measured with bench/matmul.ts on lavapipe. shared: a common GPU default
 // (64×64 tiles, 4×4 per thread), not yet measured on a GPU.
-const tiles: Record<Kernel, MatmulTiles> = {
+const tiles: Record<MatmulKernel, MatmulTiles> = {
   registers: { tm4: 2, tn4: 1, wgx: 8, wgy: 8, bk: 0 },
   subgroups: { tm4: 2, tn4: 2, wgx: 8, wgy: 8, bk: 0 },
   shared: { tm4: 1, tn4: 1, wgx: 16, wgy: 16, bk: 16 },
@@ -39,7 +40,7 @@ export function setMatmulVariant(v: MatmulVariant): MatmulVariant {
 }
 
 /** Overrides a kernel's tile shape (benchmarks); returns the previous shape. */
-export function setMatmulTiles(kernel: Kernel, t: Partial<MatmulTiles>): MatmulTiles {
+export function setMatmulTiles(kernel: MatmulKernel, t: Partial<MatmulTiles>): MatmulTiles {
   const prev = tiles[kernel];
   const next = { ...prev, ...t };
   const { tm4, tn4, wgx, wgy, bk } = next;
@@ -114,7 +115,7 @@ function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulPar
   if (!p.transA && dims.length === 1 && bs[0] === 0 && as[0] === M * K) { M *= dims[0]; dims = []; as = []; bs = []; }
   if (dims.length > 4) throw new ShapeError('matmul', `more than 4 independent batch axes: ${sig(a.shape, p.transA)} · ${sig(b.shape, p.transB)}`);
   const vec = K > 0 && (p.transA ? M : K) % 4 === 0 && (p.transB ? K : N) % 4 === 0;
-  const kernel: Kernel = vec ? matmulVariantFor(ctx) : 'scalar';
+  const kernel: MatmulKernel = vec ? matmulVariantFor(ctx) : 'scalar';
   const t = tiles[kernel];
   const tilesN = Math.ceil(N / (4 * t.tn4 * t.wgx)), tilesM = Math.ceil(M / (4 * t.tm4 * t.wgy));
   const total = tilesN * tilesM * sizeOf(dims);
@@ -142,6 +143,7 @@ export const matmulOp = defineOp<MatmulParams>({
     const { M, N, K, batch, aStrides, bStrides } = geometry(ta.shape, tb.shape, p);
     const [amk, akk] = p.transA ? [1, M] : [K, 1];
     const [bkk, bnk] = p.transB ? [1, K] : [N, 1];
+    const row = new Float64Array(N); // f64 sums; k-outer keeps b's rows contiguous unless b is transposed
     for (let z = 0; z < sizeOf(batch); z++) {
       let ao = 0, bo = 0;
       for (let d = batch.length - 1, rest = z; d >= 0; d--) {
@@ -151,11 +153,16 @@ export const matmulOp = defineOp<MatmulParams>({
         bo += i * bStrides[d];
       }
       for (let m = 0; m < M; m++) {
-        for (let n = 0; n < N; n++) {
-          let s = 0;
-          for (let k = 0; k < K; k++) s += a[ao + m * amk + k * akk] * b[bo + k * bkk + n * bnk];
-          c[(z * M + m) * N + n] = s;
+        row.fill(0);
+        if (p.transB) {
+          for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) row[n] += a[ao + m * amk + k * akk] * b[bo + k * bkk + n * bnk];
+        } else {
+          for (let k = 0; k < K; k++) {
+            const av = a[ao + m * amk + k * akk];
+            for (let n = 0; n < N; n++) row[n] += av * b[bo + k * bkk + n * bnk];
+          }
         }
+        c.set(row, (z * M + m) * N);
       }
     }
   },

@@ -38,7 +38,10 @@ export async function openDevice(): Promise<OpenedDevice | null> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return null;
   const l = adapter.limits;
+  // subgroups: the matmul kernel shares loaded rows across lanes (≈1.7× on lavapipe).
+  const requiredFeatures = (['subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({
+    requiredFeatures,
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
