@@ -1,6 +1,17 @@
 // One small case per kernel (and per op variant that selects different kernel code).
 import * as o from '../ops/index.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { valueAndGrad } from '../autodiff/grad.js';
 import type { DoctorCheck } from './doctor.js';
+
+/** ∂/∂x of Σ f(x)·c for a fixed c: exercises an op's backward kernels. */
+const gradOf = (f: (x: Tensor) => Tensor) => (x: Tensor): Tensor =>
+  valueAndGrad((a: { x: Tensor }) => o.sum(o.mul(f(a.x), o.tanh(o.scalarOp('mul', a.x, 3)))), ['x'])({ x })[1].x;
+
+function withVariant(v: o.MatmulVariant, f: () => Tensor): Tensor {
+  const prev = o.setMatmulVariant(v);
+  try { return f(); } finally { o.setMatmulVariant(prev); }
+}
 
 const pos = { lo: 0.1, hi: 4 };
 
@@ -20,5 +31,19 @@ export function doctorChecks(): DoctorCheck[] {
     { name: 'broadcastTo', kernels: ['binary'], inputs: [{ shape: [4, 1, 3] }], run: (x) => o.broadcastTo(x, [2, 4, 5, 3]) },
     { name: 'fill / arange', kernels: ['fill'], inputs: [{ shape: [3] }], run: (x) => o.add(o.arange(0, 3, 1, { backend: x.backend }), o.full([3], 2, { backend: x.backend })) },
     { name: 'cast f32 → i32 → f32', kernels: ['cast'], inputs: [{ shape: [50], lo: -9, hi: 9 }], run: (x) => o.cast(o.cast(x, 'i32'), 'f32') },
+    { name: 'matmul (auto variant)', kernels: ['matmul', 'matmul-subgroup'], inputs: [{ shape: [3, 37, 64] }, { shape: [64, 52] }], run: (a, b) => o.matmul(a, b), rtol: 1e-4 },
+    { name: 'matmul registers, transposed', kernels: ['matmul'], inputs: [{ shape: [64, 37] }, { shape: [52, 64] }], run: (a, b) => withVariant('registers', () => o.matmul(a, b, { transA: true, transB: true })), rtol: 1e-4 },
+    { name: 'matmul shared tiles', kernels: ['matmul'], inputs: [{ shape: [65, 36] }, { shape: [36, 40] }], run: (a, b) => withVariant('shared', () => o.matmul(a, b)), rtol: 1e-4 },
+    { name: 'matmul odd sizes (scalar)', kernels: ['matmul-scalar'], inputs: [{ shape: [13, 7] }, { shape: [7, 5] }], run: (a, b) => o.matmul(a, b), rtol: 1e-4 },
+    { name: 'permute / slice / concat', kernels: ['copy'], inputs: [{ shape: [3, 5, 7] }], run: (x) => o.concat([o.permute(x, [2, 0, 1]), o.permute(o.slice(x, [1, 0, 0], [2, 5, 7]), [2, 0, 1])], 1) },
+    { name: 'gather', kernels: ['gather'], inputs: [{ shape: [11, 6] }, { shape: [4, 9], dtype: 'i32', int: 11 }], run: (t, ids) => o.gather(t, ids) },
+    { name: 'gather backward (scatter-add)', kernels: ['gather-backward', 'fill'], inputs: [{ shape: [4, 9, 6] }, { shape: [4, 9], dtype: 'i32', int: 11 }], run: (g, ids) => o.gatherBackward(g, ids, 11) },
+    { name: 'where', kernels: ['where'], inputs: [{ shape: [6, 7] }, { shape: [7] }], run: (x, y) => o.where(o.greater(x, 0), x, y) },
+    { name: 'softmax + backward', kernels: ['softmax', 'softmax-backward'], inputs: [{ shape: [9, 33] }], run: gradOf((x) => o.softmax(x)) },
+    { name: 'logSoftmax (axis 0)', kernels: ['softmax'], inputs: [{ shape: [9, 33] }], run: (x) => o.logSoftmax(x, 0) },
+    { name: 'layer norm + backward', kernels: ['layer-norm', 'layer-norm-backward'], inputs: [{ shape: [7, 24] }], run: gradOf((x) => o.layerNorm(x, o.add(o.full([24], 1, { backend: x.backend }), o.sum(x, 0)), o.full([24], 0.1, { backend: x.backend }))), rtol: 1e-3, atol: 1e-4 },
+    { name: 'cross-entropy + backward', kernels: ['cross-entropy', 'cross-entropy-backward'], inputs: [{ shape: [10, 17] }, { shape: [10], dtype: 'i32', int: 17 }], run: (x, y) => valueAndGrad((a: { x: Tensor }) => o.crossEntropy(a.x, y), ['x'])({ x })[1].x },
+    { name: 'dropout (counter RNG)', kernels: ['random'], inputs: [{ shape: [300] }], run: (x) => o.add(o.dropout(o.key(7), x, 0.3), o.randomUniform(o.key(3), [300], { backend: x.backend })) },
+    { name: 'fused AdamW', kernels: ['adamw'], inputs: [{ shape: [200] }, { shape: [200] }, { shape: [200] }, { shape: [200], lo: 0, hi: 1 }], run: (p, g, m, v) => o.adamwUpdate(p, g, m, v, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01, step: 3 })[0] },
   ];
 }
