@@ -6,6 +6,9 @@ interface Command { summary: string; run: (argv: string[]) => Promise<number> }
 
 const commands: Record<string, Command> = {
   doctor: { summary: 'check the WebGPU adapter and every kernel against the CPU reference', run: async (a) => (await import('./doctor.js')).doctor(a) },
+  pretrain: { summary: 'train a masked LM from scratch or continue a checkpoint on a text corpus', run: async (a) => (await import('./pretrain.js')).pretrainCommand(a) },
+  'eval-mlm': { summary: 'MLM loss and perplexity of a checkpoint on a corpus', run: async (a) => (await import('./eval-mlm.js')).evalMlmCommand(a) },
+  grads: { summary: 'gradient of the mean MLM loss over a JSONL file, under Hugging Face names', run: async (a) => (await import('./grads.js')).gradsCommand(a) },
 };
 
 export function registerCommand(name: string, c: Command): void { commands[name] = c; }

@@ -1,0 +1,49 @@
+// `das pretrain` flags → src/train/pretrain.ts.
+import { parseFlags, required, usage, type FlagSpecs } from './args.js';
+import { backendFlag, chooseBackend } from './common.js';
+import { pretrain } from '../train/pretrain.js';
+
+const flags: FlagSpecs = {
+  corpus: { kind: 'string', help: 'text corpus, one passage per line (UTF-8)' },
+  valid: { kind: 'string', help: 'held-out corpus (default: the first 5 % of chunks of --corpus)' },
+  out: { kind: 'string', help: 'output directory: checkpoint/ (resumable), model/ (final), log.jsonl' },
+  model: { kind: 'string', help: 'continue from this Hugging Face directory (with tokenizer files)' },
+  tokenizer: { kind: 'string', help: 'from scratch: use this tokenizer directory instead of training one' },
+  'vocab-size': { kind: 'int', help: 'from scratch: BPE vocabulary size to train', default: 4000 },
+  width: { kind: 'int', help: 'from scratch: hidden size', default: 128 },
+  heads: { kind: 'int', help: 'from scratch: attention heads', default: 4 },
+  layers: { kind: 'int', help: 'from scratch: encoder layers', default: 2 },
+  intermediate: { kind: 'int', help: 'from scratch: FFN width', default: 512 },
+  steps: { kind: 'int', help: 'optimizer steps', default: 1000 },
+  'batch-size': { kind: 'int', help: 'chunks per step', default: 16 },
+  'seq-len': { kind: 'int', help: 'tokens per chunk', default: 64 },
+  lr: { kind: 'number', help: 'peak learning rate', default: 5e-4 },
+  warmup: { kind: 'number', help: 'warm-up proportion of the steps', default: 0.06 },
+  'weight-decay': { kind: 'number', help: 'AdamW decoupled weight decay', default: 0.01 },
+  'clip-norm': { kind: 'number', help: 'clip the global gradient norm (off when absent)' },
+  seed: { kind: 'int', help: 'seed for initialisation, batches, masking and dropout', default: 2023 },
+  'no-dropout': { kind: 'boolean', help: 'turn dropout off' },
+  'eval-every': { kind: 'int', help: 'held-out loss every N steps', default: 100 },
+  'save-every': { kind: 'int', help: 'checkpoint every N steps (kill -9 loses at most this many)', default: 100 },
+  'valid-batches': { kind: 'int', help: 'batches in the held-out evaluation', default: 8 },
+  'no-resume': { kind: 'boolean', help: 'start over even if out/checkpoint exists' },
+  ...backendFlag,
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+export async function pretrainCommand(argv: string[]): Promise<number> {
+  const p = parseFlags(argv, flags, 'pretrain');
+  if (p.help) { process.stdout.write(usage('pretrain', 'train a masked LM from scratch or continue a checkpoint', flags)); return 0; }
+  const backend = await chooseBackend(p.backend, 'pretrain');
+  for (const k of ['steps', 'batch-size', 'seq-len', 'eval-every', 'save-every']) if ((p[k] as number) <= 0) throw new Error(`--${k} must be positive`);
+  const r = await pretrain({
+    corpus: required(p, 'corpus', 'pretrain'), valid: p.valid as string | undefined, out: required(p, 'out', 'pretrain'),
+    model: p.model as string | undefined,
+    scratch: p.model ? undefined : { width: p.width as number, heads: p.heads as number, layers: p.layers as number, intermediate: p.intermediate as number, vocabSize: p['vocab-size'] as number, tokenizer: p.tokenizer as string | undefined },
+    steps: p.steps as number, batchSize: p['batch-size'] as number, seqLen: p['seq-len'] as number, lr: p.lr as number, warmup: p.warmup as number,
+    weightDecay: p['weight-decay'] as number, clipNorm: p['clip-norm'] as number | undefined, seed: p.seed as number, dropout: !p['no-dropout'],
+    evalEvery: p['eval-every'] as number, saveEvery: p['save-every'] as number, validBatches: p['valid-batches'] as number, resume: !p['no-resume'], backend,
+  });
+  process.stdout.write(`${JSON.stringify({ backend: backend.name, ...r })}\n`);
+  return r.stoppedOnNaN ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+// One MLM optimisation step and held-out evaluation, as pure functions over trees.
+import type { Backend } from '../backend/backend.js';
+import type { RobertaConfig } from '../nn/config.js';
+import { type HostBatch, mlmLoss, mlmTargets, toDevice } from '../nn/mlm.js';
+import type { Params } from '../nn/params.js';
+import type { ForwardOptions } from '../nn/roberta.js';
+import type { Key } from '../ops/random.js';
+import { type AdamWConfig, type AdamWState, adamwStep } from '../optim/adamw.js';
+import { tidy } from '../tensor/scope.js';
+import { type Tensor, read } from '../tensor/tensor.js';
+import { valueAndGrad } from '../autodiff/grad.js';
+
+export interface TrainState { params: Params; opt: AdamWState<Params> }
+
+/** Forward + backward + AdamW on one batch. Returns the new state and the loss (caller releases the old state). */
+export function mlmTrainStep(cfg: RobertaConfig, s: TrainState, hb: HostBatch, lr: number, opt: AdamWConfig, dropoutKey: Key | null, backend: Backend): [TrainState, Tensor] {
+  return tidy(() => {
+    const batch = toDevice(cfg, hb, backend);
+    const t = mlmTargets(hb, backend);
+    const fo: ForwardOptions = dropoutKey ? { dropout: { key: dropoutKey } } : {};
+    const [loss, g] = valueAndGrad((a: { params: Params }) => mlmLoss(cfg, a.params, batch, t, fo), ['params'])({ params: s.params });
+    const [params, state] = adamwStep(s.params, g.params, s.opt, lr, opt);
+    return [{ params, opt: state }, loss] as [TrainState, Tensor];
+  });
+}
+
+/** Mean MLM loss over every labelled token of the batches (dropout off). */
+export async function evalMlm(cfg: RobertaConfig, params: Params, batches: readonly HostBatch[], backend: Backend): Promise<{ loss: number; perplexity: number; tokens: number }> {
+  let total = 0, count = 0;
+  for (const hb of batches) {
+    const t = mlmTargets(hb, backend);
+    const n = t.count;
+    t.index.dispose(); t.labels.dispose();
+    if (n === 0) continue;
+    const loss = tidy(() => mlmLoss(cfg, params, toDevice(cfg, hb, backend), mlmTargets(hb, backend)));
+    total += (await read(loss))[0] * n;
+    count += n;
+    loss.dispose();
+  }
+  const mean = count > 0 ? total / count : NaN;
+  return { loss: mean, perplexity: Math.exp(mean), tokens: count };
+}

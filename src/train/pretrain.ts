@@ -1,0 +1,158 @@
+// `das pretrain`: train a masked LM from scratch, or continue a checkpoint, on a text corpus.
+// Resumable after kill -9 (losing at most one checkpoint interval); NaN/Inf stops the run and keeps
+// the last good checkpoint.
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { Progress } from '../cli/progress.js';
+import { orThrow, readCorpus } from '../data/validate.js';
+import { E } from '../fp.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/hf-roberta.js';
+import { type Tokenizer, loadTokenizer, trainBpe } from '../io/tokenizer/index.js';
+import { type RobertaConfig, parseConfig } from '../nn/config.js';
+import { initParams } from '../nn/params.js';
+import type { HostBatch } from '../nn/mlm.js';
+import { foldIn, key } from '../ops/random.js';
+import { adamwDefaults, adamwInit, type AdamWConfig } from '../optim/adamw.js';
+import { linearSchedule, warmupFor } from '../optim/schedule.js';
+import { release } from '../tensor/scope.js';
+import { read } from '../tensor/tensor.js';
+import { loadTrainCheckpoint, saveTrainCheckpoint, tokenizerFiles, type TrainerState } from './checkpointing.js';
+import { type TrainState, evalMlm, mlmTrainStep } from './mlm-step.js';
+import { BatchStream, chunkCorpus, mlmCollate, splitValid } from '../data/mlm-data.js';
+
+export interface PretrainOptions {
+  corpus: string;
+  valid?: string;
+  out: string;
+  /** Continue from this Hugging Face directory (weights and tokenizer). */
+  model?: string;
+  /** From scratch: model dimensions and tokenizer. */
+  scratch?: { width: number; heads: number; layers: number; intermediate: number; vocabSize: number; tokenizer?: string };
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  lr: number;
+  warmup: number;
+  weightDecay: number;
+  clipNorm?: number;
+  seed: number;
+  dropout: boolean;
+  evalEvery: number;
+  saveEvery: number;
+  validBatches: number;
+  resume: boolean;
+  backend: Backend;
+  quiet?: boolean;
+}
+
+export interface PretrainResult { steps: number; finalLoss: number; valid?: { loss: number; perplexity: number }; tokensPerSecond: number; stoppedOnNaN: boolean }
+
+function scratchConfig(o: NonNullable<PretrainOptions['scratch']>, vocabSize: number, seqLen: number): RobertaConfig {
+  const raw = {
+    model_type: 'roberta', vocab_size: vocabSize, hidden_size: o.width, num_attention_heads: o.heads, num_hidden_layers: o.layers,
+    intermediate_size: o.intermediate, max_position_embeddings: seqLen + 2, type_vocab_size: 1, layer_norm_eps: 1e-5,
+    pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02,
+  };
+  const c = parseConfig(raw);
+  if (E.isLeft(c)) throw new Error(`model dimensions: ${c.left.message}`);
+  return c.right;
+}
+
+export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+  const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
+  await mkdir(o.out, { recursive: true });
+  const ckDir = join(o.out, 'checkpoint');
+  const lines = orThrow(readCorpus(o.corpus));
+  const fingerprint = { corpus: o.corpus, valid: o.valid ?? null, seqLen: o.seqLen, batchSize: o.batchSize, seed: o.seed, steps: o.steps, lr: o.lr, model: o.model ?? null };
+
+  let tok: Tokenizer, cfg: RobertaConfig, s: TrainState, start = 0, history: Record<string, number>[] = [];
+  if (o.resume && existsSync(join(ckDir, 'trainer_state.json'))) {
+    const r = await loadTrainCheckpoint(ckDir, o.backend);
+    if (E.isLeft(r)) throw new Error(`cannot resume from ${ckDir}: ${r.left.message} (remove it or pass --no-resume)`);
+    if (JSON.stringify(r.right.state.fingerprint) !== JSON.stringify(fingerprint)) {
+      release(r.right.s);
+      throw new Error(`${ckDir} belongs to a run with other settings (${JSON.stringify(r.right.state.fingerprint)}); use another --out or --no-resume`);
+    }
+    ({ cfg, s } = r.right);
+    start = r.right.state.step;
+    history = r.right.state.history;
+    tok = orThrow2(await loadTokenizer(ckDir));
+    log(`resuming ${ckDir} at step ${start}/${o.steps}`);
+  } else if (o.model !== undefined) {
+    const ck = await loadCheckpoint(o.model, o.backend);
+    if (E.isLeft(ck)) throw new Error(ck.left.message);
+    tok = orThrow2(await loadTokenizer(o.model));
+    cfg = ck.right.cfg;
+    if (ck.right.params.lmHead === undefined) throw new Error(`${o.model} has no MLM head (lm_head.*); pretraining needs one`);
+    s = { params: ck.right.params, opt: adamwInit(ck.right.params) };
+  } else {
+    if (o.scratch === undefined) throw new Error('give --model DIR to continue a checkpoint, or model dimensions to train from scratch');
+    tok = o.scratch.tokenizer ? orThrow2(await loadTokenizer(o.scratch.tokenizer)) : trainBpe(lines, { vocabSize: o.scratch.vocabSize });
+    cfg = scratchConfig(o.scratch, tok.vocabSize, o.seqLen);
+    const params = initParams(cfg, key(o.seed), o.backend, { mlm: true });
+    s = { params, opt: adamwInit(params) };
+  }
+  if (tok.vocabSize !== cfg.vocabSize) throw new Error(`tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
+  if (o.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.seqLen} needs ${o.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
+
+  // Without --valid, the first 5 % of lines are held out (das-spec §3.1).
+  const split = o.valid !== undefined ? { train: lines, valid: orThrow(readCorpus(o.valid)) } : splitValid(lines, 5);
+  const chunks = chunkCorpus(split.train, tok, { seqLen: o.seqLen });
+  const validChunks = chunkCorpus(split.valid, tok, { seqLen: o.seqLen });
+  if (validChunks.length === 0) throw new Error(`the held-out text gives no chunk of ${o.seqLen} tokens; pass a longer --valid corpus`);
+  if (chunks.length < o.batchSize) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${o.batchSize}`);
+  const stream = new BatchStream(chunks.length, o.batchSize, o.seed);
+  const batchAt = (step: number): HostBatch => mlmCollate(stream.indicesAt(step).map((i) => chunks[i]), tok, cfg.vocabSize, foldIn(key(o.seed), step)).batch;
+  const validSet: HostBatch[] = [];
+  for (let i = 0; i < Math.min(o.validBatches, Math.ceil(validChunks.length / o.batchSize)); i++) {
+    validSet.push(mlmCollate(validChunks.slice(i * o.batchSize, (i + 1) * o.batchSize), tok, cfg.vocabSize, foldIn(key(o.seed + 1), i)).batch);
+  }
+
+  const opt: AdamWConfig = { ...adamwDefaults, weightDecay: o.weightDecay, clipNorm: o.clipNorm };
+  const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup));
+  const logFile = join(o.out, 'log.jsonl');
+  const progress = new Progress('pretrain', o.steps, start);
+  const state = (step: number): TrainerState => ({ step, fingerprint, history });
+  const t0 = Date.now();
+  let lastLoss = NaN, stoppedOnNaN = false, step = start, valid: { loss: number; perplexity: number } | undefined;
+  for (; step < o.steps; step++) {
+    const hb = batchAt(step);
+    const [next, lossT] = mlmTrainStep(cfg, s, hb, schedule(step), opt, o.dropout ? foldIn(key(o.seed + 2), step) : null, o.backend);
+    const loss = (await read(lossT))[0];
+    lossT.dispose();
+    if (!Number.isFinite(loss)) {
+      release(next);
+      stoppedOnNaN = true;
+      progress.done(`pretrain: loss became ${loss} at step ${step + 1}; stopped. The last good checkpoint is ${existsSync(ckDir) ? ckDir : '(none yet)'} — lower --lr or set --clip-norm.`);
+      break;
+    }
+    release(s);
+    s = next;
+    lastLoss = loss;
+    const tokens = (step + 1 - start) * o.batchSize * o.seqLen;
+    const rec: Record<string, number> = { step: step + 1, loss, lr: schedule(step), tokensPerSecond: tokens / ((Date.now() - t0) / 1000) };
+    if ((step + 1) % o.evalEvery === 0 || step + 1 === o.steps) {
+      valid = await evalMlm(cfg, s.params, validSet, o.backend);
+      rec.validLoss = valid.loss;
+      history.push({ step: step + 1, validLoss: valid.loss, loss });
+    }
+    await appendFile(logFile, `${JSON.stringify(rec)}\n`);
+    progress.update(step + 1, { loss, ...(valid ? { valid: valid.loss } : {}), 'tok/s': rec.tokensPerSecond }, step + 1 === o.steps);
+    if ((step + 1) % o.saveEvery === 0 && step + 1 < o.steps) await saveTrainCheckpoint(ckDir, cfg, s, tok, state(step + 1));
+  }
+  if (!stoppedOnNaN) {
+    progress.done();
+    await saveTrainCheckpoint(ckDir, cfg, s, tok, state(step));
+    await saveCheckpoint(join(o.out, 'model'), cfg, s.params, { ...tokenizerFiles(tok) }, { steps: String(step) });
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  release(s);
+  return { steps: step, finalLoss: lastLoss, valid, tokensPerSecond: ((step - start) * o.batchSize * o.seqLen) / Math.max(seconds, 1e-9), stoppedOnNaN };
+}
+
+function orThrow2<T>(r: E.Either<Error, T>): T {
+  if (E.isLeft(r)) throw r.left;
+  return r.right;
+}
