@@ -125,7 +125,7 @@ export async function loadCheckpoint(dir: string, backend: Backend): Promise<E.E
     return E.left(new IoError(`cannot read config: ${(e as Error).message}`, { file: cfgPath }));
   }
   const cfg = parseConfig(raw);
-  if (E.isLeft(cfg)) return E.left(new IoError(cfg.left.message, { file: cfgPath }));
+  if (E.isLeft(cfg)) return E.left(new IoError(cfg.left.problem, { file: cfgPath, field: cfg.left.field }));
   const modelPath = join(dir, 'model.safetensors');
   const st = await readSafetensors(modelPath);
   if (E.isLeft(st)) return st;
