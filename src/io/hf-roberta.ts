@@ -105,9 +105,19 @@ export async function paramsToHf(cfg: RobertaConfig, params: Params): Promise<Ma
 
 /** Writes config.json + model.safetensors (+ extra files) into `dir` atomically. */
 export async function saveCheckpoint(dir: string, cfg: RobertaConfig, params: Params, extra: Record<string, string | Uint8Array> = {}, metadata: Record<string, string> = {}): Promise<void> {
+  for (const name of Object.keys(extra)) {
+    if (/[/\\]|^\.\.?$/.test(name) || name === 'config.json' || name === 'model.safetensors') {
+      throw new Error(`saveCheckpoint: extra file name '${name}' is reserved or not a plain file name`);
+    }
+  }
   const tensors = await paramsToHf(cfg, params);
+  const classes = params.classifier?.out.weight.shape[0];
+  // Hugging Face picks the head class from `architectures` and sizes the classifier from num_labels.
+  const head = classes !== undefined && params.lmHead === undefined
+    ? { architectures: ['RobertaForSequenceClassification'], num_labels: classes }
+    : { architectures: ['RobertaForMaskedLM'], ...(classes !== undefined ? { num_labels: classes } : {}) };
   await writeDirAtomic(dir, async (tmp) => {
-    await writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify({ architectures: ['RobertaForMaskedLM'], ...configToJson(cfg) }, null, 2)}\n`);
+    await writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify({ ...configToJson(cfg), ...head }, null, 2)}\n`);
     await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...metadata });
     for (const [name, content] of Object.entries(extra)) await writeFileAtomic(join(tmp, name), content);
   });
