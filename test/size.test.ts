@@ -1,0 +1,43 @@
+// Line budgets (non-blank, non-comment lines), in the spirit of tinygrad's sz.py: raising one is a
+// reviewed change. The tokenizer and the corpus builder are data preparation, budgeted apart.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function files(dir: string, ext: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(root, dir))) {
+    const rel = join(dir, name);
+    if (statSync(join(root, rel)).isDirectory()) out.push(...files(rel, ext));
+    else if (name.endsWith(ext)) out.push(rel);
+  }
+  return out;
+}
+
+export const codeLines = (text: string): number =>
+  text.split('\n').filter((l) => { const t = l.trim(); return t !== '' && !t.startsWith('//') && !t.startsWith('*') && !t.startsWith('/*'); }).length;
+
+const lines = (paths: string[]) => paths.reduce((n, p) => n + codeLines(readFileSync(join(root, p), 'utf8')), 0);
+const under = (...dirs: string[]) => dirs.flatMap((d) => files(d, '.ts'));
+
+const budgets: [string, () => string[], number][] = [
+  ['tensor core: src/tensor + backend + ops + autodiff', () => under('src/tensor', 'src/backend', 'src/ops', 'src/autodiff'), 3500],
+  ['kernels/*.wgsl', () => files('kernels', '.wgsl'), 1500],
+  ['model and method: src/nn + optim + continual + io (without the tokenizer)', () => under('src/nn', 'src/optim', 'src/continual', 'src/io').filter((f) => !f.includes('tokenizer')), 2500],
+  ['tokenizer: src/io/tokenizer', () => under('src/io/tokenizer'), 600],
+  ['data preparation: src/data', () => under('src/data'), 2000],
+  ['commands and training loops: src/cli + train', () => under('src/cli', 'src/train'), 2000],
+];
+
+describe('size budgets', () => {
+  for (const [name, list, budget] of budgets) {
+    it(`${name} ≤ ${budget} lines`, () => expect(lines(list())).toBeLessThanOrEqual(budget));
+  }
+  it('every source file and kernel ≤ 400 lines', () => {
+    const big = [...under('src'), ...files('kernels', '.wgsl')].map((f) => [f, lines([f])] as const).filter(([, n]) => n > 400);
+    expect(big).toEqual([]);
+  });
+});
