@@ -1,6 +1,6 @@
 // Line budgets (non-blank, non-comment lines), in the spirit of tinygrad's sz.py: raising one is a
 // reviewed change. The tokenizer and the corpus builder are data preparation, budgeted apart.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 function files(dir: string, ext: string): string[] {
   const out: string[] = [];
+  if (!existsSync(join(root, dir))) return out;
   for (const name of readdirSync(join(root, dir))) {
     const rel = join(dir, name);
     if (statSync(join(root, rel)).isDirectory()) out.push(...files(rel, ext));
