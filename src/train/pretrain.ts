@@ -113,7 +113,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const opt: AdamWConfig = { ...adamwDefaults, weightDecay: o.weightDecay, clipNorm: o.clipNorm };
   const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup));
   const logFile = join(o.out, 'log.jsonl');
-  const progress = new Progress('pretrain', o.steps, start);
+  const progress = new Progress('pretrain', o.steps, start, o.quiet);
   const state = (step: number): TrainerState => ({ step, fingerprint, history });
   const t0 = Date.now();
   let lastLoss = NaN, stoppedOnNaN = false, step = start, valid: { loss: number; perplexity: number } | undefined;
