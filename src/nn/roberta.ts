@@ -68,7 +68,7 @@ function attention(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: n
   const v = split(linear(x, p.value.weight, p.value.bias));
   const scores = add(scalarOp('mul', matmul(q, k, { transB: true }), 1 / Math.sqrt(Dh)), b.maskBias); // [B, H, T, T]
   let probs = drop(softmax(scores, -1), cfg.attentionDropout, 'attn_probs', l, src);
-  if (gate !== undefined) probs = mul(probs, reshape(gate, [1, H, 1, 1]));
+  if (gate !== undefined) probs = mul(probs, reshape(gate, gate.shape.length === 2 ? [B, H, 1, 1] : [1, H, 1, 1])); // [H], or [B, H] per example
   const ctx = reshape(permute(matmul(probs, v), [0, 2, 1, 3]), [B, T, H * Dh]);    // [B, T, D]
   return linear(ctx, p.attnOut.weight, p.attnOut.bias);
 }
