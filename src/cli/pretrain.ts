@@ -14,6 +14,7 @@ const flags: FlagSpecs = {
   heads: { kind: 'int', help: 'from scratch: attention heads', default: 4 },
   layers: { kind: 'int', help: 'from scratch: encoder layers', default: 2 },
   intermediate: { kind: 'int', help: 'from scratch: FFN width', default: 512 },
+  'init-range': { kind: 'number', help: 'from scratch: std of the normal initialisation', default: 0.02 },
   steps: { kind: 'int', help: 'optimizer steps', default: 1000 },
   'batch-size': { kind: 'int', help: 'chunks per step', default: 16 },
   'seq-len': { kind: 'int', help: 'tokens per chunk', default: 64 },
@@ -39,7 +40,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   const r = await pretrain({
     corpus: required(p, 'corpus', 'pretrain'), valid: p.valid as string | undefined, out: required(p, 'out', 'pretrain'),
     model: p.model as string | undefined,
-    scratch: p.model ? undefined : { width: p.width as number, heads: p.heads as number, layers: p.layers as number, intermediate: p.intermediate as number, vocabSize: p['vocab-size'] as number, tokenizer: p.tokenizer as string | undefined },
+    scratch: p.model ? undefined : { width: p.width as number, heads: p.heads as number, layers: p.layers as number, intermediate: p.intermediate as number, vocabSize: p['vocab-size'] as number, tokenizer: p.tokenizer as string | undefined, initRange: p['init-range'] as number },
     steps: p.steps as number, batchSize: p['batch-size'] as number, seqLen: p['seq-len'] as number, lr: p.lr as number, warmup: p.warmup as number,
     weightDecay: p['weight-decay'] as number, clipNorm: p['clip-norm'] as number | undefined, seed: p.seed as number, dropout: !p['no-dropout'],
     evalEvery: p['eval-every'] as number, saveEvery: p['save-every'] as number, validBatches: p['valid-batches'] as number, resume: !p['no-resume'], backend,

@@ -29,7 +29,7 @@ export interface PretrainOptions {
   /** Continue from this Hugging Face directory (weights and tokenizer). */
   model?: string;
   /** From scratch: model dimensions and tokenizer. */
-  scratch?: { width: number; heads: number; layers: number; intermediate: number; vocabSize: number; tokenizer?: string };
+  scratch?: { width: number; heads: number; layers: number; intermediate: number; vocabSize: number; tokenizer?: string; initRange?: number };
   steps: number;
   batchSize: number;
   seqLen: number;
@@ -53,7 +53,7 @@ function scratchConfig(o: NonNullable<PretrainOptions['scratch']>, vocabSize: nu
   const raw = {
     model_type: 'roberta', vocab_size: vocabSize, hidden_size: o.width, num_attention_heads: o.heads, num_hidden_layers: o.layers,
     intermediate_size: o.intermediate, max_position_embeddings: seqLen + 2, type_vocab_size: 1, layer_norm_eps: 1e-5,
-    pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02,
+    pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: o.initRange ?? 0.02,
   };
   const c = parseConfig(raw);
   if (E.isLeft(c)) throw new Error(`model dimensions: ${c.left.message}`);
