@@ -1,10 +1,11 @@
 // unary.wgsl — pointwise y = f(x) over n elements; `override OP` picks f (ids in src/ops/unary.ts).
 // bindings: 0 x (read) [n]; 1 y (write) [n]; 2 params { n, alpha }
-// geometry: one thread per element, WG threads per workgroup, workgroups folded into x/y.
+// geometry: each thread maps PER elements WG apart, workgroups folded into x/y.
 // numerics: tanh from exp(-2|x|) (no overflow); erf is Eigen/XLA's rational approximation on
 // [-4, 4] (≈1 ulp in f32); GELU is the exact erf form 0.5·x·(1 + erf(x/√2)).
 override OP: u32 = 0u;
 override WG: u32 = 256u;
+override PER: u32 = 1u;
 struct Params { n: u32, alpha: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -59,7 +60,9 @@ fn f(v: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let i = (wg.x + wg.y * nwg.x) * WG + lane;
-  if (i >= params.n) { return; }
-  y[i] = f(x[i]);
+  let base = (wg.x + wg.y * nwg.x) * WG * PER + lane;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k * WG;
+    if (i < params.n) { y[i] = f(x[i]); }
+  }
 }

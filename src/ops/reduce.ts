@@ -1,9 +1,9 @@
 // Reductions over axes: sum, max, mean, variance; broadcastTo (their VJP's partner). kernels/reduce.wgsl
-import { type Shape, ShapeError, broadcastShapes, broadcastStrides, fmt, normalizeAxis, sameShape, sizeOf } from '../tensor/shape.js';
+import { type Shape, ShapeError, broadcastShapes, broadcastStrides, fmt, normalizeAxis, sameShape, sizeOf, stridesOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type OpDef, apply1, defineOp, expectFloat } from './define.js';
 import { WG, elementGroups } from './elementwise.js';
-import { div, mul, equal, scalarOp, sub } from './binary.js';
+import { PER, div, equal, indexing, mul, scalarOp, sub } from './binary.js';
 import { square } from './unary.js';
 import { reshape } from './reshape.js';
 
@@ -76,11 +76,10 @@ export const broadcastOp = defineOp<{ shape: Shape }>({
       if (k >= 0 && strides[k] === st[i] * d) { dims[k] *= d; strides[k] = st[i]; } else { dims.push(d); strides.push(st[i]); }
     });
     if (dims.length > 6) throw new ShapeError('broadcastTo', `rank ${dims.length} after merging axes exceeds 6`);
-    const meta = new Array<number>(20).fill(0);
-    dims.forEach((d, i) => { meta[i] = d; meta[6 + i] = strides[i]; meta[12 + i] = strides[i]; });
+    // x is operand a (with the scalar 0 as b): a row broadcast takes the kernel's cheap mode 3.
     ctx.dispatch({
-      kernel: 'binary', constants: { OP: 0, SCALAR: 1, WG }, uniforms: [y.size, dims.length, { f32: 0 }, 0, ...meta],
-      workgroups: elementGroups(y.size), bindings: [x, x, y],
+      kernel: 'binary', constants: { OP: 0, SCALAR: 1, WG, PER }, uniforms: [y.size, dims.length, { f32: 0 }, ...indexing(false, dims, strides, stridesOf(dims))],
+      workgroups: elementGroups(y.size, PER), bindings: [x, x, y],
     });
   },
   vjp: ({ inputs: [x] }, [g]) => [sumTo(g!, x.shape)],

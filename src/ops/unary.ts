@@ -2,7 +2,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { type OpDef, apply1, defineOp, expectFloat } from './define.js';
 import { WG, elementGroups, erf, gelu as geluF, geluDeriv as geluDerivF, stableTanh } from './elementwise.js';
-import { div, mul, scalarOp } from './binary.js';
+import { PER, div, mul, scalarOp } from './binary.js';
 
 type UnaryName =
   | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'erf' | 'gelu' | 'abs' | 'sigmoid'
@@ -42,8 +42,8 @@ function makeUnary(name: UnaryName, row: UnaryRow): OpDef<UnaryParams> {
     shape: ([x]) => { expectFloat(name, x); return [{ shape: x.shape, dtype: x.dtype }]; },
     cpu: ([x], [y], { params }) => { for (let i = 0; i < x.length; i++) y[i] = row.cpu(x[i], params.alpha); },
     gpu: (ctx, [x], [y], p) => ctx.dispatch({
-      kernel: 'unary', constants: { OP: row.id, WG }, uniforms: [x.size, { f32: p.alpha }],
-      workgroups: elementGroups(x.size), bindings: [x, y],
+      kernel: 'unary', constants: { OP: row.id, WG, PER }, uniforms: [x.size, { f32: p.alpha }],
+      workgroups: elementGroups(x.size, PER), bindings: [x, y],
     }),
     vjp: row.vjp === null ? undefined : ({ inputs: [x], outputs: [y], params }, [g]) => [row.vjp!(x, y, g!, params.alpha)],
   });
