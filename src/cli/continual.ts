@@ -1,0 +1,165 @@
+// `das posttrain`, `das finetune`, `das run`: flags → src/continual/{posttrain,finetune,run}.ts.
+import { basename, join } from 'node:path';
+import { finetuneDefaults, finetuneFiles } from '../continual/finetune.js';
+import { methodNames } from '../continual/methods.js';
+import { type PosttrainMethod, posttrain } from '../continual/posttrain.js';
+import { REFERENCE_SEEDS, runSequence } from '../continual/run.js';
+import type { SoftMaskTarget } from '../continual/soft-mask.js';
+import { type FlagSpecs, type Parsed, UsageError, parseFlags, required, usage } from './args.js';
+import { backendFlag, chooseBackend } from './common.js';
+
+const common = (quick: boolean): FlagSpecs => ({
+  steps: { kind: 'int', help: `optimizer steps per domain (default 300${quick ? '; --quick 30' : ''})` },
+  'batch-size': { kind: 'int', help: `chunks per step (default 16${quick ? '; --quick 8' : ''})` },
+  'seq-len': { kind: 'int', help: `tokens per chunk (default 128${quick ? '; --quick 64' : ''}; the paper uses 164)` },
+  lr: { kind: 'number', help: 'peak learning rate; linear warm-up over 10 % of the steps, then linear decay (default 1e-4, das-spec §7.1)' },
+  'contrast-weight': { kind: 'number', help: 'λ in L_MLM + λ·L_CKI (default 0.25, das-spec §12.11)' },
+  'reference-compat': { kind: 'boolean', help: 'reproduce the reference code: soft-mask axes, tiled contrastive pairs, MLM importance on original ids, cumulative signed aggregation, KL proxy without dropout' },
+  'soft-mask-target': { kind: 'string', help: 'gradient (paper and code) or update (experimental, das-spec §6.7)', default: 'gradient' },
+  'importance-subset': { kind: 'int', help: `chunks of the importance subset (first N, das-spec §3.3; default 10000${quick ? '; --quick 64' : ''})` },
+  'importance-batch-size': { kind: 'int', help: 'batch size of the importance pass', default: 16 },
+  'save-every': { kind: 'int', help: 'resumable checkpoint every N steps', default: 50 },
+});
+
+const posttrainFlags: FlagSpecs = {
+  model: { kind: 'string', help: 'Hugging Face directory to start from (with MLM head and tokenizer files)' },
+  corpus: { kind: 'string', help: 'the domain corpus, one passage per line' },
+  out: { kind: 'string', help: 'output directory: model/, importance/ (das), checkpoint/ while training, log.jsonl, result.json' },
+  method: { kind: 'string', help: 'das (soft-masking + contrastive) or ncl (plain MLM)', default: 'das' },
+  importance: { kind: 'list', help: 'das: prior importance directories (KL proxy before the first domain, then MLM of each earlier domain); normalised and max-accumulated' },
+  ...common(false),
+  seed: { kind: 'int', help: 'seed for batches, masking, dropout and the importance subset (the reference post-trains with 111)', default: 111 },
+  ...backendFlag,
+  quiet: { kind: 'boolean', help: 'no progress output' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const ftFlags = (prefix: string, quick: boolean): FlagSpecs => ({
+  [`${prefix}epochs`]: { kind: 'int', help: `fine-tuning epochs (default ${finetuneDefaults.epochs}${quick ? '; --quick 3' : ''}; the paper: 5–15 by task)` },
+  [`${prefix}lr`]: { kind: 'number', help: `fine-tuning learning rate (default ${finetuneDefaults.lr} for small models; roberta-base in the paper: 3e-5)` },
+  [`${prefix}batch-size`]: { kind: 'int', help: `fine-tuning batch size (default ${finetuneDefaults.batchSize})` },
+  [`${prefix}seq-len`]: { kind: 'int', help: `fine-tuning max tokens, truncated (default ${finetuneDefaults.seqLen}${quick ? '; --quick 64' : ''})` },
+  [`${prefix}weight-decay`]: { kind: 'number', help: 'decoupled weight decay on all parameters', default: finetuneDefaults.weightDecay },
+  [`${prefix}max-train`]: { kind: 'int', help: `use the first N training examples${quick ? ' (--quick 200)' : ''}` },
+  [`${prefix}max-test`]: { kind: 'int', help: `use the first N test examples${quick ? ' (--quick 100)' : ''}` },
+});
+
+const finetuneFlags: FlagSpecs = {
+  model: { kind: 'string', help: 'Hugging Face directory (with tokenizer files); the MLM head is dropped' },
+  'task-train': { kind: 'string', help: 'training examples, JSON lines {"text", "label"}' },
+  'task-test': { kind: 'string', help: 'test examples, same format' },
+  labels: { kind: 'string', help: 'labels.json: the ordered label names' },
+  ...ftFlags('', false),
+  seed: { kind: 'int', help: 'seed for the head, batch order and dropout', default: 2021 },
+  'no-dropout': { kind: 'boolean', help: 'turn dropout off while training' },
+  ...backendFlag,
+  quiet: { kind: 'boolean', help: 'no progress output' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const runFlags: FlagSpecs = {
+  sequence: { kind: 'string', help: 'sequence.json: ordered domains, each with corpus, end task and labels', default: 'data/sequence.json' },
+  model: { kind: 'string', help: 'the base model (Hugging Face directory with MLM head and tokenizer files)' },
+  method: { kind: 'string', help: `${methodNames.join(' | ')}, or a comma list (one combined table)`, default: 'das' },
+  out: { kind: 'string', help: 'run directory (default runs/<methods>); an interrupted run continues here' },
+  seeds: { kind: 'int', help: `number of seeds, taken from ${REFERENCE_SEEDS.join(', ')}`, default: 1 },
+  'seed-list': { kind: 'string', help: 'explicit comma-separated seeds (overrides --seeds)' },
+  domains: { kind: 'int', help: 'use only the first N domains of the sequence' },
+  quick: { kind: 'boolean', help: 'small settings for a demo or smoke test (each can still be overridden)' },
+  ...common(true),
+  ...ftFlags('ft-', true),
+  ...backendFlag,
+  quiet: { kind: 'boolean', help: 'no progress output' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const num = (p: Parsed, k: string, dflt: number): number => (p[k] as number | undefined) ?? dflt;
+
+function softMaskTarget(p: Parsed, cmd: string): SoftMaskTarget {
+  const v = p['soft-mask-target'] as string;
+  if (v !== 'gradient' && v !== 'update') throw new UsageError(`das ${cmd}: --soft-mask-target must be gradient or update, got '${v}'`);
+  return v;
+}
+
+function positive(p: Parsed, cmd: string, keys: string[]): void {
+  for (const k of keys) if (p[k] !== undefined && !((p[k] as number) > 0)) throw new UsageError(`das ${cmd}: --${k} must be positive`);
+}
+
+export async function posttrainCommand(argv: string[]): Promise<number> {
+  const cmd = 'posttrain';
+  const p = parseFlags(argv, posttrainFlags, cmd);
+  if (p.help) { process.stdout.write(usage(cmd, 'post-train one domain with DAS (or plain MLM: ncl), then compute its MLM importance', posttrainFlags)); return 0; }
+  const method = p.method as string;
+  if (method !== 'das' && method !== 'ncl') throw new UsageError(`das ${cmd}: --method must be das or ncl, got '${method}'`);
+  positive(p, cmd, ['steps', 'batch-size', 'seq-len', 'lr', 'importance-subset', 'importance-batch-size', 'save-every']);
+  const backend = await chooseBackend(p.backend, cmd);
+  const r = await posttrain({
+    model: required(p, 'model', cmd), corpus: required(p, 'corpus', cmd), out: required(p, 'out', cmd), method: method as PosttrainMethod,
+    importance: p.importance as string[] | undefined, steps: num(p, 'steps', 300), batchSize: num(p, 'batch-size', 16), seqLen: num(p, 'seq-len', 128),
+    lr: num(p, 'lr', 1e-4), seed: p.seed as number, contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']),
+    softMaskTarget: softMaskTarget(p, cmd), saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', 10000),
+    importanceBatchSize: p['importance-batch-size'] as number, backend, quiet: Boolean(p.quiet),
+  });
+  process.stdout.write(`${JSON.stringify({ backend: backend.name, ...r })}\n`);
+  return r.stoppedOnNaN ? 1 : 0;
+}
+
+export async function finetuneCommand(argv: string[]): Promise<number> {
+  const cmd = 'finetune';
+  const p = parseFlags(argv, finetuneFlags, cmd);
+  if (p.help) { process.stdout.write(usage(cmd, 'fine-tune a checkpoint with a fresh classification head; macro-F1 and accuracy on the test split', finetuneFlags)); return 0; }
+  positive(p, cmd, ['epochs', 'lr', 'batch-size', 'seq-len', 'max-train', 'max-test']);
+  const backend = await chooseBackend(p.backend, cmd);
+  const r = await finetuneFiles({
+    model: required(p, 'model', cmd), taskTrain: required(p, 'task-train', cmd), taskTest: required(p, 'task-test', cmd), labels: required(p, 'labels', cmd),
+    epochs: num(p, 'epochs', finetuneDefaults.epochs), lr: num(p, 'lr', finetuneDefaults.lr), batchSize: num(p, 'batch-size', finetuneDefaults.batchSize),
+    seqLen: num(p, 'seq-len', finetuneDefaults.seqLen), weightDecay: p['weight-decay'] as number, seed: p.seed as number, dropout: !p['no-dropout'],
+    maxTrain: p['max-train'] as number | undefined, maxTest: p['max-test'] as number | undefined, backend, quiet: Boolean(p.quiet),
+  });
+  const { predictions: _p, ...rest } = r;
+  process.stdout.write(`${JSON.stringify({ backend: backend.name, ...rest })}\n`);
+  return 0;
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const cmd = 'run';
+  const p = parseFlags(argv, runFlags, cmd);
+  if (p.help) { process.stdout.write(usage(cmd, 'a whole domain sequence (das | ncl | one): post-training, importance, progressive fine-tuning matrix, forgetting and transfer', runFlags)); return 0; }
+  positive(p, cmd, ['steps', 'batch-size', 'seq-len', 'lr', 'importance-subset', 'importance-batch-size', 'save-every', 'seeds', 'domains', 'ft-epochs', 'ft-lr', 'ft-batch-size', 'ft-seq-len', 'ft-max-train', 'ft-max-test']);
+  const methods = (p.method as string).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const m of methods) if (!methodNames.includes(m)) throw new UsageError(`das ${cmd}: unknown method '${m}' (choose from ${methodNames.join(', ')})`);
+  let seeds: number[];
+  if (p['seed-list'] !== undefined) {
+    seeds = (p['seed-list'] as string).split(',').map((s) => Number(s.trim()));
+    if (!seeds.every(Number.isSafeInteger)) throw new UsageError(`das ${cmd}: --seed-list must be comma-separated integers, got '${String(p['seed-list'])}'`);
+  } else {
+    const n = p.seeds as number;
+    if (n > REFERENCE_SEEDS.length) throw new UsageError(`das ${cmd}: --seeds ${n}: at most ${REFERENCE_SEEDS.length}; use --seed-list for more`);
+    seeds = REFERENCE_SEEDS.slice(0, n);
+  }
+  const q = Boolean(p.quick);
+  const backend = await chooseBackend(p.backend, cmd);
+  const out = (p.out as string | undefined) ?? `runs/${methods.join('+')}${q ? '-quick' : ''}`;
+  const s = await runSequence({
+    sequence: p.sequence as string, model: required(p, 'model', cmd), out,
+    methods, seeds, domains: p.domains as number | undefined,
+    posttrain: {
+      steps: num(p, 'steps', q ? 30 : 300), batchSize: num(p, 'batch-size', q ? 8 : 16), seqLen: num(p, 'seq-len', q ? 64 : 128), lr: num(p, 'lr', 1e-4),
+      contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: softMaskTarget(p, cmd),
+      saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', q ? 64 : 10000), importanceBatchSize: p['importance-batch-size'] as number,
+    },
+    finetune: {
+      epochs: num(p, 'ft-epochs', q ? 3 : finetuneDefaults.epochs), lr: num(p, 'ft-lr', finetuneDefaults.lr), batchSize: num(p, 'ft-batch-size', finetuneDefaults.batchSize),
+      seqLen: num(p, 'ft-seq-len', q ? 64 : finetuneDefaults.seqLen), weightDecay: p['ft-weight-decay'] as number,
+      maxTrain: (p['ft-max-train'] as number | undefined) ?? (q ? 200 : undefined), maxTest: (p['ft-max-test'] as number | undefined) ?? (q ? 100 : undefined),
+    },
+    backend, quiet: Boolean(p.quiet),
+  });
+  const r = s.results;
+  process.stdout.write(`${JSON.stringify({
+    backend: backend.name, out, table: join(out, 'results.md'), sequence: basename(r.sequence), domains: r.domains, seeds: r.seeds, seconds: s.seconds,
+    methods: r.methods.map((m) => ({ method: m.method, mf1: m.average.mf1, acc: m.average.acc, fr: m.forgetting, vsOne: m.vsOne && { mf1: m.vsOne.mf1.average, acc: m.vsOne.acc.average }, vsBase: m.vsBase && { mf1: m.vsBase.mf1.average, acc: m.vsBase.acc.average } })),
+    base: r.base?.average ?? null,
+  })}\n`);
+  return 0;
+}

@@ -1,0 +1,131 @@
+// Results of `das run` from the files on disk (das-spec §8): per method the progressive matrices of
+// macro-F1 and accuracy averaged over seeds, the main-table numbers (final row; ONE: the diagonal),
+// averages, forgetting rate (§8.3, on the seed-averaged matrices) and transfer relative to ONE and to
+// the base model fine-tuned directly. Written as results.json and a markdown table like the paper's.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SequenceDomain } from '../data/validate.js';
+import { type Matrix, averageMatrices, diagonal, finalRow, forgettingRate, mean, transfer } from './metrics.js';
+
+/** Score file of the end task of domain k fine-tuned from the model after domain t. */
+export const finetuneFile = (seedDir: string, domains: readonly SequenceDomain[], t: number, k: number): string =>
+  join(seedDir, `${t}-${domains[t].name}`, 'finetune', `${k}-${domains[k].name}.json`);
+export const baseDir = (out: string, seed: number): string => join(out, 'base', `seed-${seed}`);
+export const baseFile = (out: string, seed: number, domains: readonly SequenceDomain[], k: number): string => join(baseDir(out, seed), `${k}-${domains[k].name}.json`);
+export const seedDir = (out: string, method: string, seed: number): string => join(out, method, `seed-${seed}`);
+
+interface Score { macroF1: number; accuracy: number }
+const readScore = (file: string): Score | null => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Score) : null);
+
+export interface Transfer { perTask: number[]; average: number }
+export interface MethodSummary {
+  method: string;
+  seeds: number[];
+  /** Seed-averaged progressive matrices A[t][k] (null where not evaluated). */
+  mf1: Matrix;
+  acc: Matrix;
+  perSeed: { seed: number; mf1: Matrix; acc: Matrix }[];
+  /** Main-table numbers: the final row, or the diagonal for ONE. */
+  final: { mf1: number[]; acc: number[] };
+  average: { mf1: number; acc: number };
+  forgetting: { mf1: number | null; acc: number | null };
+  vsOne: { mf1: Transfer; acc: Transfer } | null;
+  vsBase: { mf1: Transfer; acc: Transfer } | null;
+}
+export interface RunResults {
+  sequence: string;
+  domains: string[];
+  seeds: number[];
+  base: { mf1: number[]; acc: number[]; average: { mf1: number; acc: number } } | null;
+  methods: MethodSummary[];
+}
+
+/** One seed's matrices from its finetune files (null entries where a file is missing). */
+export function readMatrices(dir: string, domains: readonly SequenceDomain[]): { mf1: Matrix; acc: Matrix } {
+  const T = domains.length;
+  const mf1: Matrix = [], acc: Matrix = [];
+  for (let t = 0; t < T; t++) {
+    mf1.push([]); acc.push([]);
+    for (let k = 0; k < T; k++) {
+      const s = k <= t ? readScore(finetuneFile(dir, domains, t, k)) : null;
+      mf1[t].push(s?.macroF1 ?? null);
+      acc[t].push(s?.accuracy ?? null);
+    }
+  }
+  return { mf1, acc };
+}
+
+const complete = (xs: readonly (number | null)[]): xs is number[] => xs.every((x) => x !== null);
+
+/** Base-model scores averaged over seeds; null unless every file exists. */
+export function baseScores(out: string, domains: readonly SequenceDomain[], seeds: readonly number[]): RunResults['base'] {
+  const per = seeds.map((s) => domains.map((_, k) => readScore(baseFile(out, s, domains, k))));
+  if (!per.every((row) => row.every((x) => x !== null))) return null;
+  const avg = (f: (s: Score) => number) => domains.map((_, k) => mean(per.map((row) => f(row[k]!))));
+  const mf1 = avg((s) => s.macroF1), acc = avg((s) => s.accuracy);
+  return { mf1, acc, average: { mf1: mean(mf1), acc: mean(acc) } };
+}
+
+/** The summary of one method over the seeds, or null when some of its scores are missing. */
+export function summarize(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): Omit<MethodSummary, 'vsOne' | 'vsBase'> | null {
+  const perSeed = seeds.map((seed) => ({ seed, ...readMatrices(seedDir(out, method, seed), domains) }));
+  const mf1 = averageMatrices(perSeed.map((p) => p.mf1)), acc = averageMatrices(perSeed.map((p) => p.acc));
+  const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[m.length - 1]);
+  const fm = pick(mf1), fa = pick(acc);
+  if (!complete(fm) || !complete(fa)) return null;
+  const fr = (m: Matrix) => {
+    try { return diagonalOnly ? null : forgettingRate(m); } catch { return null; }
+  };
+  return {
+    method, seeds: [...seeds], mf1, acc, perSeed, final: { mf1: fm, acc: fa }, average: { mf1: mean(fm), acc: mean(fa) },
+    forgetting: { mf1: fr(mf1), acc: fr(acc) },
+  };
+}
+
+/** Results of every method with complete scores, in the order given; transfer where ONE / base scores exist. */
+export function collectResults(out: string, sequence: string, domains: readonly SequenceDomain[], seeds: readonly number[], methods: readonly string[]): RunResults {
+  const base = baseScores(out, domains, seeds);
+  const oneSummary = summarize(out, 'one', domains, seeds, true);
+  const oneDiag = oneSummary ? { mf1: diagonal(oneSummary.mf1), acc: diagonal(oneSummary.acc) } : null;
+  const summaries: MethodSummary[] = [];
+  for (const m of methods) {
+    const s = m === 'one' ? oneSummary : summarize(out, m, domains, seeds, false);
+    if (s === null) continue;
+    summaries.push({
+      ...s,
+      vsOne: oneDiag && m !== 'one' ? { mf1: transfer(s.final.mf1, oneDiag.mf1), acc: transfer(s.final.acc, oneDiag.acc) } : null,
+      vsBase: base ? { mf1: transfer(s.final.mf1, base.mf1), acc: transfer(s.final.acc, base.acc) } : null,
+    });
+  }
+  return { sequence, domains: domains.map((d) => d.name), seeds: [...seeds], base, methods: summaries };
+}
+
+const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : (100 * x).toFixed(2));
+const signed = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`);
+const DISPLAY: Record<string, string> = { das: 'DAS', ncl: 'NCL', one: 'ONE' };
+
+/** The paper-shaped table (MF1 / Acc per end task, averages, FR, transfer) and each method's matrices; scores in %. */
+export function markdownReport(r: RunResults): string {
+  const head = ['Method', ...r.domains.flatMap((d) => [`${d} MF1`, `${d} Acc`]), 'Avg MF1', 'Avg Acc', 'FR MF1', 'FR Acc', 'vs ONE MF1', 'vs ONE Acc', 'vs base MF1', 'vs base Acc'];
+  const rows: string[][] = [];
+  if (r.base) {
+    rows.push(['Base (no post-training)', ...r.base.mf1.flatMap((m, k) => [pct(m), pct(r.base!.acc[k])]), pct(r.base.average.mf1), pct(r.base.average.acc), '–', '–', '–', '–', '–', '–']);
+  }
+  for (const m of r.methods) {
+    rows.push([
+      DISPLAY[m.method] ?? m.method, ...m.final.mf1.flatMap((x, k) => [pct(x), pct(m.final.acc[k])]), pct(m.average.mf1), pct(m.average.acc),
+      signed(m.forgetting.mf1), signed(m.forgetting.acc), signed(m.vsOne?.mf1.average), signed(m.vsOne?.acc.average), signed(m.vsBase?.mf1.average), signed(m.vsBase?.acc.average),
+    ]);
+  }
+  const table = (h: string[], body: string[][]) => [`| ${h.join(' | ')} |`, `| ${h.map(() => '---').join(' | ')} |`, ...body.map((x) => `| ${x.join(' | ')} |`)].join('\n');
+  const parts = [
+    `# das run: ${r.sequence}`,
+    `Domains in order: ${r.domains.join(' → ')}. Seeds: ${r.seeds.join(', ')} (matrices averaged over seeds before FR). Scores in %: macro-F1 (MF1) and accuracy (Acc) of each end task fine-tuned from the final model (ONE: from its own domain's model). FR = forgetting rate (das-spec §8.3; negative = backward transfer). "vs ONE" / "vs base": mean over tasks of the score minus ONE's diagonal / minus the base model fine-tuned directly.`,
+    table(head, rows),
+  ];
+  for (const m of r.methods) {
+    const matrix = (a: Matrix) => table(['after \\ task', ...r.domains], a.map((row, t) => [r.domains[t], ...row.map((x) => pct(x))]));
+    parts.push(`## ${DISPLAY[m.method] ?? m.method}: progressive matrix A[t][k] (rows: after post-training domain t)`, `MF1\n\n${matrix(m.mf1)}`, `Acc\n\n${matrix(m.acc)}`);
+  }
+  return `${parts.join('\n\n')}\n`;
+}

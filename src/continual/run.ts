@@ -1,0 +1,188 @@
+// `das run`: a whole domain sequence for one or more methods and seeds (das-spec §1, §8). Per method
+// and seed: prepare (DAS: KL-proxy importance of the base model), then per domain t: post-train,
+// afterDomain, and fine-tune the model after domain t on the end tasks the method evaluates (the
+// progressive matrix). The base model is also fine-tuned directly on every end task (transfer).
+// Layout under --out:
+//   run.json                                   settings; a resumed run must match them
+//   base/seed-<s>/<k>-<domain>.json            base model fine-tuned on task k
+//   <method>/seed-<s>/kl-importance/           DAS: I_KL (raw, ContinualLM layout)
+//   <method>/seed-<s>/<t>-<domain>/            posttrain output: model/, importance/, log.jsonl, result.json
+//   <method>/seed-<s>/<t>-<domain>/finetune/<k>-<domain>.json
+//   <method>/seed-<s>/state.json               progress, timings and counters of work done
+//   results.json, results.md, log.txt
+// Every step is recognised as finished by its output files (written atomically), so an interrupted
+// run continues where it stopped and never redoes a finished domain.
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { chunkCorpus, splitValid } from '../data/mlm-data.js';
+import { type Example, type SequenceDomain, orThrow, readCorpus, readLabels, readSequence, readTask } from '../data/validate.js';
+import { E } from '../fp.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadCheckpoint } from '../io/hf-roberta.js';
+import { loadTokenizer } from '../io/tokenizer/index.js';
+import { release } from '../tensor/scope.js';
+import { type FinetuneHyper, finetune } from './finetune.js';
+import { type Counters, METHODS, type Method, type PosttrainHyper, type SeedContext, domainDir, methodNames } from './methods.js';
+import { type RunResults, baseFile, collectResults, finetuneFile, markdownReport, seedDir } from './report.js';
+
+/** The fine-tuning seeds of the reference (§7.2); `--seeds N` takes the first N. */
+export const REFERENCE_SEEDS = [2021, 111, 222, 333, 444, 555, 666, 777, 888, 999] as const;
+
+export interface RunOptions {
+  sequence: string;
+  /** Base model: Hugging Face directory with an MLM head and tokenizer files. */
+  model: string;
+  out: string;
+  methods: readonly string[];
+  seeds: readonly number[];
+  /** Use only the first N domains of the sequence. */
+  domains?: number;
+  posttrain: PosttrainHyper;
+  finetune: Omit<FinetuneHyper, 'seed'>;
+  backend: Backend;
+  quiet?: boolean;
+  /** Aborting stops the run like a crash; running it again continues. */
+  signal?: AbortSignal;
+  /** Progress of post-training: method, seed, domain index, step, loss. */
+  onStep?: (e: { method: string; seed: number; domain: number; step: number; loss: number }) => void;
+}
+
+interface Task { train: Example[]; test: Example[]; labels: string[] }
+
+export interface SeedState {
+  method: string;
+  seed: number;
+  domains: { name: string; posttrained: boolean; secondsPerStep: number | null; evaluated: number[] }[];
+  counters: Counters;
+  done: boolean;
+}
+
+/** Reads and checks everything before any training: sequence, corpora, tasks, labels, base model. */
+export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDomain[]; tasks: Task[] }> {
+  const unknown = o.methods.filter((m) => !(m in METHODS));
+  if (o.methods.length === 0 || unknown.length > 0) throw new Error(`unknown method '${unknown[0] ?? ''}' (choose from ${methodNames.join(', ')})`);
+  if (new Set(o.methods).size !== o.methods.length) throw new Error(`method list repeats a method: ${o.methods.join(',')}`);
+  if (o.seeds.length === 0 || new Set(o.seeds).size !== o.seeds.length || !o.seeds.every(Number.isSafeInteger)) throw new Error(`seeds must be distinct integers, got ${o.seeds.join(',')}`);
+  const seq = orThrow(readSequence(o.sequence));
+  if (o.domains !== undefined && !(Number.isSafeInteger(o.domains) && o.domains >= 1)) throw new Error(`--domains must be a positive integer, got ${o.domains}`);
+  const domains = seq.domains.slice(0, o.domains ?? seq.domains.length);
+  const ck = await loadCheckpoint(o.model, o.backend);
+  if (E.isLeft(ck)) throw new Error(`base model: ${ck.left.message}`);
+  const { cfg, params } = ck.right;
+  const hasHead = params.lmHead !== undefined;
+  release(params);
+  if (!hasHead) throw new Error(`${o.model} has no MLM head (lm_head.*); post-training needs one`);
+  const tok = await loadTokenizer(o.model);
+  if (E.isLeft(tok)) throw new Error(`base model: ${tok.left.message}`);
+  if (tok.right.vocabSize !== cfg.vocabSize) throw new Error(`${o.model}: the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);
+  if (o.posttrain.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.posttrain.seqLen} needs ${o.posttrain.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
+  const tasks = domains.map((d) => {
+    const lines = orThrow(readCorpus(d.train));
+    const chunks = chunkCorpus(splitValid(lines, 5).train, tok.right, { seqLen: o.posttrain.seqLen }).length;
+    if (chunks < o.posttrain.batchSize) throw new Error(`domain ${d.name}: ${d.train} gives ${chunks} chunks of ${o.posttrain.seqLen} tokens, fewer than one batch of ${o.posttrain.batchSize}`);
+    const labels = orThrow(readLabels(d.labels));
+    return { labels, train: orThrow(readTask(d.taskTrain, labels)), test: orThrow(readTask(d.taskTest, labels)) };
+  });
+  return { domains, tasks };
+}
+
+/** Settings that must match when an existing --out is continued (methods and seeds may be added). */
+const fingerprint = (o: RunOptions, domains: readonly SequenceDomain[]) => ({
+  sequence: o.sequence, model: o.model, domains: domains.map((d) => d.name), posttrain: o.posttrain, finetune: o.finetune,
+});
+
+async function checkFingerprint(o: RunOptions, domains: readonly SequenceDomain[]): Promise<void> {
+  const file = join(o.out, 'run.json');
+  const want = fingerprint(o, domains);
+  if (existsSync(file)) {
+    const have = (JSON.parse(readFileSync(file, 'utf8')) as { fingerprint: unknown }).fingerprint;
+    if (JSON.stringify(have) !== JSON.stringify(want)) {
+      throw new Error(`${o.out} holds a run with other settings (${JSON.stringify(have)}); use another --out, or the same settings to continue it`);
+    }
+    return;
+  }
+  await mkdir(o.out, { recursive: true });
+  await writeFileAtomic(file, `${JSON.stringify({ fingerprint: want, created: new Date().toISOString() }, null, 2)}\n`);
+}
+
+async function writeJson(file: string, v: unknown): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFileAtomic(file, `${JSON.stringify(v, null, 2)}\n`);
+}
+
+function loadState(file: string, method: string, seed: number, domains: readonly SequenceDomain[]): SeedState {
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SeedState;
+  return { method, seed, domains: domains.map((d) => ({ name: d.name, posttrained: false, secondsPerStep: null, evaluated: [] })), counters: { posttrain: 0, importance: 0, finetune: 0 }, done: false };
+}
+
+/** Fine-tunes `model` on task k unless its score file exists; returns whether it ran. */
+async function scoreTask(o: RunOptions, model: string, task: Task, seed: number, file: string, label: string): Promise<boolean> {
+  if (existsSync(file)) return false;
+  const r = await finetune({ ...o.finetune, seed, model, train: task.train, test: task.test, labels: task.labels, backend: o.backend, quiet: o.quiet, label });
+  const { predictions, ...rest } = r;
+  await writeJson(file, { ...rest, model, predictions });
+  return true;
+}
+
+async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly SequenceDomain[], tasks: readonly Task[], log: (s: string) => void): Promise<SeedState> {
+  const dir = seedDir(o.out, m.name, seed);
+  await mkdir(dir, { recursive: true });
+  const stateFile = join(dir, 'state.json');
+  const state = loadState(stateFile, m.name, seed, domains);
+  const ctx: SeedContext = {
+    base: o.model, domains, seed, dir, hyper: o.posttrain, backend: o.backend, counters: state.counters, quiet: o.quiet, log, signal: o.signal,
+    onStep: o.onStep && ((domain, step, loss) => o.onStep!({ method: m.name, seed, domain, step, loss })),
+  };
+  const save = () => writeJson(stateFile, state);
+  await m.prepare(ctx);
+  await save();
+  for (let t = 0; t < domains.length; t++) {
+    const out = domainDir(ctx, t);
+    const r = await m.trainDomain(ctx, t, m.startsFrom(ctx, t), out);
+    if (r.stoppedOnNaN) throw new Error(`${m.name} seed ${seed}, domain ${domains[t].name}: the loss became non-finite; the last good checkpoint is kept under ${out} (lower --lr, use a new --out)`);
+    if (r.trained) state.counters.posttrain++;
+    if (r.importanceComputed) state.counters.importance++;
+    state.domains[t].posttrained = true;
+    state.domains[t].secondsPerStep = r.secondsPerStep ?? state.domains[t].secondsPerStep;
+    await save();
+    await m.afterDomain(ctx, t, out);
+    for (const k of m.evaluates(t)) {
+      const ran = await scoreTask(o, join(out, 'model'), tasks[k], seed, finetuneFile(dir, domains, t, k), `${m.name} ${domains[t].name}→${domains[k].name}`);
+      if (ran) state.counters.finetune++;
+      if (!state.domains[t].evaluated.includes(k)) state.domains[t].evaluated.push(k);
+      await save();
+    }
+    log(`${m.name} seed ${seed}: domain ${t + 1}/${domains.length} (${domains[t].name}) done`);
+  }
+  state.done = true;
+  await save();
+  return state;
+}
+
+export interface RunSummary { results: RunResults; states: SeedState[]; baseFinetunes: number; seconds: number }
+
+/** Runs (or continues) the whole sequence; writes results.json and results.md under o.out. */
+export async function runSequence(o: RunOptions): Promise<RunSummary> {
+  const t0 = Date.now();
+  const { domains, tasks } = await validateRun(o);
+  await checkFingerprint(o, domains);
+  const log = (s: string) => {
+    if (!o.quiet) process.stderr.write(`${s}\n`);
+    appendFileSync(join(o.out, 'log.txt'), `${new Date().toISOString()} ${s}\n`);
+  };
+  log(`das run: methods ${o.methods.join(', ')}; seeds ${o.seeds.join(', ')}; domains ${domains.map((d) => d.name).join(' → ')}`);
+  let baseFinetunes = 0;
+  for (const seed of o.seeds) {
+    for (let k = 0; k < domains.length; k++) {
+      if (await scoreTask(o, o.model, tasks[k], seed, baseFile(o.out, seed, domains, k), `base →${domains[k].name}`)) baseFinetunes++;
+    }
+  }
+  const states: SeedState[] = [];
+  for (const name of o.methods) for (const seed of o.seeds) states.push(await runSeed(o, METHODS[name], seed, domains, tasks, log));
+  const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods);
+  await writeJson(join(o.out, 'results.json'), results);
+  await writeFileAtomic(join(o.out, 'results.md'), markdownReport(results));
+  return { results, states, baseFinetunes, seconds: (Date.now() - t0) / 1000 };
+}
