@@ -1,0 +1,89 @@
+// The DAS figures (ours only): the DAS training step — the MLM pass, three contrastive passes (two full with
+// independent dropout, one gated by the accumulated importance), L_MLM + λ·L_CKI, soft-masked AdamW — timed
+// against the plain MLM step on the same batch (interleaved, dropout on in both); and importance throughput.
+// src/continual/ is being written: it is loaded by dynamic import, and this adapter records why it skipped when
+// a module or an export it needs is missing. A `dasTrainStep` export, once there, is preferred to the composition.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Tensor, full, release, tidy, valueAndGrad } from '../../src/index.js';
+import type { WebGpuBackend } from '../../src/backend/webgpu/webgpu.js';
+import type { RobertaConfig } from '../../src/nn/config.js';
+import { type HostBatch, mlmTargets, toDevice } from '../../src/nn/mlm.js';
+import type { Params } from '../../src/nn/params.js';
+import { adamwDefaults } from '../../src/optim/adamw.js';
+import { type Key, key } from '../../src/ops/random.js';
+import { type TrainState, mlmTrainStep } from '../../src/train/mlm-step.js';
+import { type ModelDims, makeBatch } from '../cases.js';
+import type { DasResult } from '../report.js';
+import { benchConfig, trainState } from './ours.js';
+import { why } from './types.js';
+
+type Mod = Record<string, unknown>;
+type Fn = (...a: unknown[]) => unknown;
+const CONTINUAL = fileURLToPath(new URL('../../src/continual/', import.meta.url));
+
+/** The named exports of src/continual/<file>.ts, or a note saying what is missing. */
+async function load(file: string, names: string[]): Promise<Record<string, Fn> | string> {
+  const path = `${CONTINUAL}${file}.ts`;
+  if (!existsSync(path)) return `src/continual/${file}.ts not there yet`;
+  const mod = (await import(/* @vite-ignore */ path)) as Mod;
+  const missing = names.filter((n) => typeof mod[n] !== 'function');
+  return missing.length ? `src/continual/${file}.ts has no ${missing.join(', ')}` : Object.fromEntries(names.map((n) => [n, mod[n] as Fn]));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const LR = 1e-4;
+
+export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number): Promise<DasResult> {
+  const c = await load('contrastive', ['dasLoss']), sm = await load('soft-mask', ['softMaskScales', 'softMaskedAdamwStep']);
+  if (typeof c === 'string' || typeof sm === 'string') return { status: 'skipped', note: `DAS step: ${typeof c === 'string' ? c : sm}` };
+  const own = existsSync(`${CONTINUAL}das-step.ts`) ? await load('das-step', ['dasTrainStep']) : 'none';
+  // Dropout 0.1 as in DAS training: the two full contrastive views differ only by it.
+  const cfg: RobertaConfig = { ...benchConfig(m), hiddenDropout: 0.1, attentionDropout: 0.1 };
+  const { host: hb, originalIds } = makeBatch(m);
+  const original: HostBatch = { ...hb, ids: originalIds, labels: undefined };
+  const importance = Array.from({ length: m.layers }, () => ({
+    head: full([m.heads], 0.5, { backend: gpu }), intermediate: full([m.ffn], 0.5, { backend: gpu }), output: full([m.hidden], 0.5, { backend: gpu }),
+  }));
+  const scales = sm.softMaskScales(importance, cfg) as Map<string, Tensor>;
+  let sd = trainState(cfg, gpu), sp = trainState(cfg, gpu), n = 0;
+  const composed = (s: TrainState, k: Key): [TrainState, Tensor] => tidy(() => {
+    const batch = { corrupted: toDevice(cfg, hb, gpu), original: toDevice(cfg, original, gpu) };
+    const t = mlmTargets(hb, gpu);
+    const [loss, g] = valueAndGrad((a: { params: Params }) => (c.dasLoss(cfg, a.params, batch, t, { importance, dropoutKey: k }) as [Tensor, unknown])[0], ['params'])({ params: s.params });
+    const [params, opt] = sm.softMaskedAdamwStep(s.params, g.params, s.opt, LR, adamwDefaults, scales, 'gradient') as [Params, TrainState['opt']];
+    return [{ params, opt }, loss] as [TrainState, Tensor];
+  });
+  const dasStep = typeof own === 'string'
+    ? composed
+    : (s: TrainState, k: Key) => own.dasTrainStep(cfg, s, hb, LR, adamwDefaults, k, gpu, { importance, originalIds }) as [TrainState, Tensor];
+  const das = async () => { const [next, loss] = dasStep(sd, key(++n)); release(sd, loss); sd = next; await gpu.sync(); };
+  const mlm = async () => { const [next, loss] = mlmTrainStep(cfg, sp, hb, LR, adamwDefaults, key(++n), gpu); release(sp, loss); sp = next; await gpu.sync(); };
+  const timed = async (f: () => Promise<void>) => { const t0 = performance.now(); await f(); return performance.now() - t0; };
+  try {
+    await das(); await mlm(); await das(); await mlm();
+    const td: number[] = [], tm: number[] = [];
+    for (let i = 0; i < reps; i++) { td.push(await timed(das)); tm.push(await timed(mlm)); }
+    const res: DasResult = {
+      status: 'ok', dasStepMs: median(td), mlmStepMs: median(tm), ratio: median(td) / median(tm),
+      note: `${typeof own === 'string' ? 'dasLoss (contrastive.ts) + softMaskedAdamwStep (soft-mask.ts), composed here' : 'dasTrainStep (das-step.ts)'}; dropout 0.1 in both steps; λ, τ defaults; importance 0.5 everywhere`,
+    };
+    const imp = await load('importance', ['computeImportance']);
+    if (typeof imp === 'string') res.note += `; importance: ${imp}`;
+    else {
+      const run = async () => { const r = imp.computeImportance(cfg, sd.params, [hb], { loss: 'mlm', aggregation: 'abs-per-example', dropoutKey: key(++n) }) as { raw: unknown }; release(r.raw); await gpu.sync(); };
+      try {
+        await run();
+        const ti: number[] = [];
+        for (let i = 0; i < reps; i++) ti.push(await timed(run));
+        res.importanceTokensPerSec = ((m.batch * m.seq) / median(ti)) * 1000;
+        res.note += `; importance: computeImportance, MLM loss, abs-per-example (per-example gate gradients), ${median(ti).toFixed(1)} ms per batch of ${m.batch}×${m.seq}`;
+      } catch (e) { res.note += `; importance failed: ${why(e)}`; }
+    }
+    return res;
+  } catch (e) {
+    return { status: 'error', note: `DAS step: ${why(e)} — adapt bench/impl/das.ts` };
+  } finally {
+    release(sd, sp, importance, [...scales.values()]);
+  }
+}
