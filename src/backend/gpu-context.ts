@@ -25,4 +25,6 @@ export interface GpuContext {
   scratch(shape: Shape, dtype: DType): Tensor;
   /** The device's per-dimension workgroup limit (65,535 on most devices). */
   readonly maxWorkgroupsPerDim: number;
+  /** A CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly geometry there. */
+  readonly software: boolean;
 }

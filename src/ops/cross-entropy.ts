@@ -62,7 +62,7 @@ export const crossEntropyOp = defineOp<CeParams>({
   },
   gpu: (ctx, [logits, labels], [loss, valid, lse], { ignoreIndex }) => {
     onlyF32('crossEntropy', logits);
-    const { MODE, WG: wg, groups } = rowLaunch(labels.size);
+    const { MODE, WG: wg, groups } = rowLaunch(labels.size, ctx);
     ctx.dispatch({
       kernel: 'cross-entropy', constants: { MODE, WG: wg }, uniforms: [labels.size, classes(logits), { i32: ignoreIndex }],
       workgroups: groups, bindings: [logits, labels, loss, valid, lse],

@@ -48,7 +48,7 @@ export const layerNormOp = defineOp<LayerNormParams>({
   },
   gpu: (ctx, [x, w, b], [y, mean, rstd], { eps }) => {
     onlyF32('layerNorm', x);
-    const { MODE, WG, groups } = rowLaunch(mean.size);
+    const { MODE, WG, groups } = rowLaunch(mean.size, ctx);
     ctx.dispatch({ kernel: 'layer-norm', constants: { MODE, WG }, uniforms: [mean.size, cols(x), { f32: eps }], workgroups: groups, bindings: [x, w, b, y, mean, rstd] });
   },
   vjp: ({ inputs: [x, w], outputs: [, mean, rstd], needs }, [g]) => {
@@ -111,7 +111,7 @@ export const layerNormBackwardOp = defineOp<BackwardParams>({
   gpu: (ctx, [x, w, mean, rstd, g], [dx, dw, db]) => {
     onlyF32('layerNormBackward', x);
     const rows = mean.size, n = cols(x);
-    const { MODE, WG, groups } = rowLaunch(rows);
+    const { MODE, WG, groups } = rowLaunch(rows, ctx);
     // The row pass leaves dweight/dbias alone, but every binding must be bound: stand-ins when absent.
     const [pw, pb] = dw === undefined ? [ctx.scratch([1], 'f32'), ctx.scratch([1], 'f32')] : [dw, db];
     ctx.dispatch({ kernel: 'layer-norm-backward', constants: { MODE, WG }, uniforms: [rows, n, 0], workgroups: groups, bindings: [x, w, mean, rstd, g, dx, pw, pb] });

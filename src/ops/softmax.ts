@@ -18,10 +18,12 @@ export type RowGeometry = 'thread' | 'workgroup';
  */
 export const rowKernels: { geometry: 'auto' | RowGeometry; threadWg: number; rowWg: number } = { geometry: 'auto', threadWg: 64, rowWg: 128 };
 
-/** MODE 0 (thread per row) or 1 (workgroup per row), with workgroup size and count. */
-export function rowLaunch(rows: number): { MODE: number; WG: number; groups: number } {
+/** MODE 0 (thread per row) or 1 (workgroup per row), with workgroup size and count. 'auto': thread per
+ * row on software adapters (measured), workgroup per row on hardware GPUs (coalesced row reads). */
+export function rowLaunch(rows: number, ctx?: { software: boolean }): { MODE: number; WG: number; groups: number } {
   const { geometry, threadWg, rowWg } = rowKernels;
-  return geometry === 'workgroup' ? { MODE: 1, WG: rowWg, groups: rows } : { MODE: 0, WG: threadWg, groups: Math.ceil(rows / threadWg) };
+  const perRow = geometry === 'workgroup' || (geometry === 'auto' && ctx !== undefined && !ctx.software);
+  return perRow ? { MODE: 1, WG: rowWg, groups: rows } : { MODE: 0, WG: threadWg, groups: Math.ceil(rows / threadWg) };
 }
 
 function onlyF32(op: string, ...ts: Tensor[]): void {
@@ -59,7 +61,7 @@ function makeSoftmax(name: 'softmax' | 'logSoftmax', log: boolean): OpDef<Softma
     gpu: (ctx, [x], [y], p) => {
       onlyF32(name, x);
       const [outer, r, inner] = split(x.shape, p.axis);
-      const { MODE, WG, groups } = rowLaunch(outer * inner);
+      const { MODE, WG, groups } = rowLaunch(outer * inner, ctx);
       ctx.dispatch({ kernel: 'softmax', constants: { LOG: log ? 1 : 0, MODE, WG }, uniforms: [outer, r, inner], workgroups: groups, bindings: [x, y] });
     },
     vjp: ({ outputs: [y], params: p }, [g]) => [softmaxBackward(y, g!, { axis: p.axis, log })],
@@ -111,7 +113,7 @@ export const softmaxBackwardOp: OpDef<BackwardParams> = defineOp<BackwardParams>
   gpu: (ctx, [y, g], [dx], { axis, log }) => {
     onlyF32('softmaxBackward', y, g);
     const [outer, r, inner] = split(y.shape, axis);
-    const { MODE, WG, groups } = rowLaunch(outer * inner);
+    const { MODE, WG, groups } = rowLaunch(outer * inner, ctx);
     ctx.dispatch({ kernel: 'softmax-backward', constants: { LOG: log ? 1 : 0, MODE, WG }, uniforms: [outer, r, inner], workgroups: groups, bindings: [y, g, dx] });
   },
   // Second order: the map is linear in g (and self-adjoint in g for softmax); y enters as below.

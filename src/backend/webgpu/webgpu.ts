@@ -20,6 +20,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   readonly pool: BufferPool<GPUBuffer>;
   readonly pipelines: PipelineCache;
   readonly maxWorkgroupsPerDim: number;
+  readonly software: boolean;
   /** Dispatches recorded before a submit; larger batches mean fewer submits. */
   maxDispatchesPerSubmit = 96;
   counters = { dispatches: 0, submits: 0, reads: 0 };
@@ -47,6 +48,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.staging = new BufferPool((bytes) => device.createBuffer({ size: bytes, usage: U.MAP_READ | U.COPY_DST }), (b) => b.destroy(), 8);
     this.pipelines = new PipelineCache(device);
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
+    const i = opened.info;
+    this.software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
     this.align = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     void device.lost.then((info) => { this.lost = `${info.reason}: ${info.message}`; });
     device.addEventListener('uncapturederror', (ev) => {
