@@ -7,16 +7,9 @@ import {
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { arbShape, sizeOfShape } from '../support/arbitraries.js';
 import { cpuBackend, gpu } from '../support/devices.js';
+import { geometries, tiny, withGeometry } from '../support/row-geometry.js';
 import { checkVjp, expectAllClose, expectCloseToScale, on, seededValues } from '../support/oracle.js';
 
-const geometries: RowGeometry[] = ['thread', 'workgroup'];
-/** Runs f with the row kernels forced to a geometry; tiny workgroups make grids fold at 65,536 rows. */
-const tiny = { threadWg: 1, rowWg: 4 };
-async function withGeometry<T>(g: RowGeometry, f: () => Promise<T>, sizes = { threadWg: 64, rowWg: 128 }): Promise<T> {
-  const before = { ...rowKernels };
-  Object.assign(rowKernels, { geometry: g, ...sizes });
-  try { return await f(); } finally { Object.assign(rowKernels, before); }
-}
 
 interface Case { shape: number[]; x: ArrayLike<number>; w: ArrayLike<number>; b: ArrayLike<number>; g: ArrayLike<number> }
 

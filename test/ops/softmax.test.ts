@@ -6,16 +6,9 @@ import {
 } from '../../src/index.js';
 import { arbShape, arbValues, sizeOfShape } from '../support/arbitraries.js';
 import { cpuBackend, gpu } from '../support/devices.js';
+import { geometries, tiny, withGeometry } from '../support/row-geometry.js';
 import { checkVjp, expectAllClose, runOn, seededValues } from '../support/oracle.js';
 
-const geometries: RowGeometry[] = ['thread', 'workgroup'];
-/** Runs f with the row kernels forced to a geometry; tiny workgroups make grids fold at 65,536 rows. */
-const tiny = { threadWg: 1, rowWg: 4 };
-async function withGeometry<T>(g: RowGeometry, f: () => Promise<T>, sizes = { threadWg: 64, rowWg: 128 }): Promise<T> {
-  const before = { ...rowKernels };
-  Object.assign(rowKernels, { geometry: g, ...sizes });
-  try { return await f(); } finally { Object.assign(rowKernels, before); }
-}
 
 const fns = { softmax, logSoftmax };
 // Outputs are O(1) (softmax) or O(range + log r) (logSoftmax); rounding grows with the row length.
