@@ -60,7 +60,11 @@ function copyGpu(op: string, ctx: GpuContext, x: Tensor, y: Tensor, shape: Shape
   if (dims.length > KERNEL_RANK) throw new ShapeError(op, `copy of rank ${dims.length} (after merging axes of ${fmt(shape)}) exceeds ${KERNEL_RANK}`);
   const meta = new Array<number>(20).fill(0);
   dims.forEach((d, i) => { meta[i] = d; meta[6 + i] = a[i]; meta[12 + i] = b[i]; });
-  ctx.dispatch({ kernel: 'copy', constants: { WG }, uniforms: [n, dims.length, inOff, outOff, ...meta], workgroups: elementGroups(n), bindings: [x, y] });
+  // Runs of the innermost axis per thread when they are short enough to stay parallel.
+  const inner = dims[dims.length - 1] ?? 1;
+  const rows = dims.length > 0 && inner >= 4 && inner <= 256 && n / inner >= 256;
+  const count = rows ? n / inner : n;
+  ctx.dispatch({ kernel: 'copy', constants: { WG, ROWS: rows ? 1 : 0 }, uniforms: [count, dims.length, inOff, outOff, ...meta], workgroups: elementGroups(count), bindings: [x, y] });
 }
 
 const zeroFill = (ctx: GpuContext, y: Tensor): void => ctx.dispatch({
