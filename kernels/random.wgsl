@@ -1,10 +1,12 @@
 // random.wgsl — counter-based random tensors and dropout; `override MODE` picks the output
 // (ids in src/ops/random.ts): 0 raw bits, 1 uniform, 2 normal, 3 bernoulli, 4 dropout.
-// hash: element i gets Threefry-2x32-20(key, counter (i, 0)) = (w0, w1), the integer arithmetic of
-// threefry2x32 in src/ops/random.ts (u32 wrap-around), so both backends produce the same bits.
+// hash: Threefry-2x32-20(key, counter (j, 0)) = (w0, w1), the integer arithmetic of threefry2x32 in
+// src/ops/random.ts (u32 wrap-around), so both backends produce the same bits. Normal (MODE 2):
+// element j uses both words of counter j. Every other mode: elements 2j and 2j+1 take w0 and w1 of
+// counter j — one hash per two elements.
 // bindings: 0 x (read) — dropout input, a 1-element dummy otherwise; 1 y (write) [n] as raw u32
 // words (bitcast floats; IS_INT = 1 writes integers); 2 params { n, k0, k1, thresh, a, b }.
-// geometry: one thread per element, WG threads per workgroup, workgroups folded into x/y.
+// geometry: one thread per counter (per element for normal, per pair otherwise), folded into x/y.
 // numerics: u = (w0 >> 8)·2^-24 is exact; bernoulli/dropout compare w0 >> 8 with thresh in integers
 // (identical on both backends). Normal: r = sqrt(−2 ln u1), u1 ∈ (0, 1]; ln near 1 uses an atanh
 // series (log() is only guaranteed to an absolute 2^-21 there, which r = sqrt(·) would amplify);
@@ -55,20 +57,17 @@ fn neg2log(u: f32) -> f32 {
   return -2.0 * log(u);
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let i = (wg.x + wg.y * nwg.x) * WG + lane;
-  if (i >= params.n) { return; }
-  let w = threefry(i, 0u);
-  let top = w.x >> 8u;
+// Element i from its 32 random bits `w` (and `w2`, the second word, for the normal's angle).
+fn emit(i: u32, w: u32, w2: u32) {
+  let top = w >> 8u;
   let u = f32(top) * 5.9604644775390625e-8; // 2^-24
   var v = 0.0;
   switch MODE {
-    case 0u: { y[i] = w.x; return; }
+    case 0u: { y[i] = w; return; }
     case 1u: { v = params.a + params.b * u; }
     case 2u: {
       let u1 = f32(top + 1u) * 5.9604644775390625e-8;
-      let u2 = f32(w.y >> 8u) * 5.9604644775390625e-8;
+      let u2 = f32(w2 >> 8u) * 5.9604644775390625e-8;
       v = params.a + params.b * (sqrt(neg2log(u1)) * cos(3.14159265358979 * (2.0 * u2 - 1.0)));
     }
     case 3u: {
@@ -79,4 +78,18 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     default: {}
   }
   y[i] = bitcast<u32>(v);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let j = (wg.x + wg.y * nwg.x) * WG + lane;
+  if (MODE == 2u) {
+    if (j < params.n) { let w = threefry(j, 0u); emit(j, w.x, w.y); }
+    return;
+  }
+  let i = 2u * j;
+  if (i >= params.n) { return; }
+  let w = threefry(j, 0u);
+  emit(i, w.x, 0u);
+  if (i + 1u < params.n) { emit(i + 1u, w.y, 0u); }
 }

@@ -110,8 +110,10 @@ export const randomOp: OpDef<RandomParams> = defineOp<RandomParams>({
     // f32 dropout multiplies by the f32-rounded scale, as the kernel does: same bits on both backends.
     const scale = t.dtype === 'f32' ? Math.fround(p.b) : p.b;
     for (let i = 0; i < y.length; i++) {
-      threefryInto(k0, k1, i, 0);
-      const w0 = out2[0];
+      // Normal: both words of counter i. Otherwise elements 2j and 2j+1 share counter j (kernel header).
+      const normal = p.kind === 'normal';
+      if (normal || (i & 1) === 0) threefryInto(k0, k1, normal ? i : i / 2, 0);
+      const w0 = normal ? out2[0] : out2[i & 1];
       switch (p.kind) {
         case 'bits': y[i] = w0 | 0; break;
         case 'uniform': y[i] = p.a + p.b * ((w0 >>> 8) * TWO_M24); break;
@@ -127,7 +129,7 @@ export const randomOp: OpDef<RandomParams> = defineOp<RandomParams>({
     ctx.dispatch({
       kernel: 'random', constants: { MODE: kinds[p.kind], IS_INT: y.dtype === 'i32' ? 1 : 0, WG },
       uniforms: [y.size, p.key[0], p.key[1], p.thresh, { f32: p.a }, { f32: p.b }],
-      workgroups: elementGroups(y.size), bindings: [x, y],
+      workgroups: elementGroups(p.kind === 'normal' ? y.size : Math.ceil(y.size / 2)), bindings: [x, y],
     });
   },
   // Dropout is linear in x: the cotangent goes through the same mask and scale.
