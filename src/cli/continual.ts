@@ -57,6 +57,11 @@ const finetuneFlags: FlagSpecs = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
+function matrixFlag(v: unknown, cmd: string): 'full' | 'diagonal-final' {
+  if (v === 'full' || v === 'diagonal-final') return v;
+  throw new UsageError(`das ${cmd}: --matrix must be full or diagonal-final, got '${String(v)}'`);
+}
+
 const runFlags: FlagSpecs = {
   sequence: { kind: 'string', help: 'sequence.json: ordered domains, each with corpus, end task and labels', default: 'data/sequence.json' },
   model: { kind: 'string', help: 'the base model (Hugging Face directory with MLM head and tokenizer files)' },
@@ -65,6 +70,7 @@ const runFlags: FlagSpecs = {
   seeds: { kind: 'int', help: `number of seeds, taken from ${REFERENCE_SEEDS.join(', ')}`, default: 1 },
   'seed-list': { kind: 'string', help: 'explicit comma-separated seeds (overrides --seeds)' },
   domains: { kind: 'int', help: 'use only the first N domains of the sequence' },
+  matrix: { kind: 'string', help: "full (every seen task after every domain) or diagonal-final (A[k][k] and the last row: enough for the table, FR and transfer)", default: 'full' },
   quick: { kind: 'boolean', help: 'small settings for a demo or smoke test (each can still be overridden)' },
   ...common(true),
   ...ftFlags('ft-', true),
@@ -142,7 +148,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const out = (p.out as string | undefined) ?? `runs/${methods.join('+')}${q ? '-quick' : ''}`;
   const s = await runSequence({
     sequence: p.sequence as string, model: required(p, 'model', cmd), out,
-    methods, seeds, domains: p.domains as number | undefined,
+    methods, seeds, domains: p.domains as number | undefined, matrix: matrixFlag(p.matrix, cmd),
     posttrain: {
       steps: num(p, 'steps', q ? 30 : 300), batchSize: num(p, 'batch-size', q ? 8 : 16), seqLen: num(p, 'seq-len', q ? 64 : 128), lr: num(p, 'lr', 1e-4),
       contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: softMaskTarget(p, cmd),

@@ -39,6 +39,12 @@ export interface RunOptions {
   seeds: readonly number[];
   /** Use only the first N domains of the sequence. */
   domains?: number;
+  /**
+   * Which cells of the progressive matrix to fine-tune: 'full' (every seen task after every domain,
+   * spec §8.1) or 'diagonal-final' (A[k][k] and the final row only: all that the final table, the
+   * forgetting rate and transfer need, at about 30 % fewer fine-tunes for 4 domains).
+   */
+  matrix?: 'full' | 'diagonal-final';
   posttrain: PosttrainHyper;
   finetune: Omit<FinetuneHyper, 'seed'>;
   backend: Backend;
@@ -91,6 +97,7 @@ export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDom
 /** Settings that must match when an existing --out is continued (methods and seeds may be added). */
 const fingerprint = (o: RunOptions, domains: readonly SequenceDomain[]) => ({
   sequence: o.sequence, model: o.model, domains: domains.map((d) => d.name), posttrain: o.posttrain, finetune: o.finetune,
+  ...(o.matrix === 'diagonal-final' ? { matrix: o.matrix } : {}),
 });
 
 async function checkFingerprint(o: RunOptions, domains: readonly SequenceDomain[]): Promise<void> {
@@ -148,7 +155,8 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
     state.domains[t].secondsPerStep = r.secondsPerStep ?? state.domains[t].secondsPerStep;
     await save();
     await m.afterDomain(ctx, t, out);
-    for (const k of m.evaluates(t)) {
+    const wanted = (k: number) => o.matrix !== 'diagonal-final' || k === t || t === domains.length - 1;
+    for (const k of m.evaluates(t).filter(wanted)) {
       const ran = await scoreTask(o, join(out, 'model'), tasks[k], seed, finetuneFile(dir, domains, t, k), `${m.name} ${domains[t].name}→${domains[k].name}`);
       if (ran) state.counters.finetune++;
       if (!state.domains[t].evaluated.includes(k)) state.domains[t].evaluated.push(k);

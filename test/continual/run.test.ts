@@ -129,6 +129,24 @@ describe('das run', () => {
     expect(existsSync(join(work, 'pt3/model'))).toBe(false);
   });
 
+  it('--matrix diagonal-final fine-tunes only the diagonal and the final row, and still gives FR', async () => {
+    // a third domain: a copy of 'farm' under another name
+    const seq = JSON.parse(readFileSync(w.sequence, 'utf8')) as { domains: { name: string; train: string; taskTrain: string; taskTest: string; labels: string }[] };
+    const farm = seq.domains[0];
+    seq.domains.push({ ...farm, name: 'farm2' });
+    const seq3 = join(work, 'sequence3.json');
+    writeFileSync(seq3, JSON.stringify({ ...seq, domains: seq.domains.map((d) => ({ ...d, train: join(w.dir, d.train), taskTrain: join(w.dir, d.taskTrain), taskTest: join(w.dir, d.taskTest), labels: join(w.dir, d.labels) })) }));
+    await runSequence(opts('diag', { sequence: seq3, methods: ['ncl'], matrix: 'diagonal-final', posttrain: { ...opts('x').posttrain, steps: 2 }, finetune: { ...opts('x').finetune, epochs: 2 } }));
+    const st = state('diag', 'ncl');
+    expect(st.domains.map((d) => [...d.evaluated].sort())).toEqual([[0], [1], [0, 1, 2]]);
+    const r = JSON.parse(readFileSync(join(work, 'diag/results.json'), 'utf8')) as RunResults;
+    const m = r.methods[0];
+    expect(m.perSeed[0].mf1[1][0]).toBeNull();
+    expect(m.forgetting?.mf1).not.toBeNull();
+    const A = m.perSeed[0].acc as (number | null)[][];
+    expect(m.forgetting?.acc).toBeCloseTo(((A[0][0]! - A[2][0]!) + (A[1][1]! - A[2][1]!)) / 2, 10);
+  });
+
   it('rejects bad input before any training', async () => {
     const seq = JSON.parse(readFileSync(w.sequence, 'utf8')) as { domains: { name: string; train: string; labels: string }[] };
     const write = (name: string, v: unknown) => { const p = join(work, name); writeFileSync(p, JSON.stringify(v)); return p; };
