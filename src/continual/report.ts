@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SequenceDomain } from '../data/validate.js';
-import { type Matrix, averageMatrices, diagonal, finalRow, forgettingRate, mean, transfer } from './metrics.js';
+import { type Matrix, averageMatrices, diagonal, forgettingRate, mean, transfer } from './metrics.js';
 
 /** Score file of the end task of domain k fine-tuned from the model after domain t. */
 export const finetuneFile = (seedDir: string, domains: readonly SequenceDomain[], t: number, k: number): string =>

@@ -51,8 +51,6 @@ const read = <A>(raw: Raw, name: string, check: Check, fallback?: A): E.Either<C
   return E.left(new ConfigError(name, present ? `expected ${check.expect}, got ${JSON.stringify(v)}` : `missing (expected ${check.expect})`));
 };
 
-const fail = (field: string, problem: string) => () => new ConfigError(field, problem);
-
 /** The encoder dimensions of a config.json. */
 export const parseDims = (raw: Raw): E.Either<ConfigError, EncoderDims> =>
   pipe(

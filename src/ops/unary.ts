@@ -29,7 +29,7 @@ const rows: { readonly [K in UnaryName]: UnaryRow } = {
   square: { id: 10, cpu: (x) => x * x, vjp: (x, _y, g) => mul(g, mul(x, 2)) },
   reciprocal: { id: 11, cpu: (x) => 1 / x, vjp: (_x, y, g) => neg(mul(g, square(y))) },
   relu: { id: 12, cpu: (x) => Math.max(x, 0), vjp: (x, _y, g) => mul(g, scalarOp('greater', x, 0)) },
-  sign: { id: 13, cpu: Math.sign, vjp: (x, _y, g) => mul(g, 0) },
+  sign: { id: 13, cpu: Math.sign, vjp: (_x, _y, g) => mul(g, 0) },
   geluDeriv: { id: 14, cpu: geluDerivF, vjp: null },
   pow: { id: 15, cpu: (x, a) => x ** a, vjp: (x, _y, g, a) => mul(g, mul(pow(x, a - 1), a)) },
 };

@@ -47,6 +47,6 @@ export function adamwStep<P>(params: P, grads: P, state: AdamWState<P>, lr: numb
     const scale = updateScale?.get(path);
     out.set(path, adamwUpdate(p, gradList[i], ms[i][1], vs[i][1], scale ? { ...o, updateScale: scale } : o));
   });
-  const pick = (k: 0 | 1 | 2) => (t: Tensor, path: string) => out.get(path)![k];
+  const pick = (k: 0 | 1 | 2) => (_t: Tensor, path: string) => out.get(path)![k];
   return [treeMap(params, pick(0)), { step, m: treeMap(state.m, pick(1)), v: treeMap(state.v, pick(2)) }, norm];
 }
