@@ -7,6 +7,7 @@ import { REFERENCE_SEEDS, runSequence } from '../continual/run.js';
 import type { SoftMaskTarget } from '../continual/soft-mask.js';
 import { type FlagSpecs, type Parsed, UsageError, parseFlags, required, usage } from './args.js';
 import { backendFlag, chooseBackend } from './common.js';
+import { type Pooling, poolings } from '../nn/roberta.js';
 
 const common = (quick: boolean): FlagSpecs => ({
   steps: { kind: 'int', help: `optimizer steps per domain (default 300${quick ? '; --quick 30' : ''})` },
@@ -40,6 +41,7 @@ const ftFlags = (prefix: string, quick: boolean): FlagSpecs => ({
   [`${prefix}batch-size`]: { kind: 'int', help: `fine-tuning batch size (default ${finetuneDefaults.batchSize})` },
   [`${prefix}seq-len`]: { kind: 'int', help: `fine-tuning max tokens, truncated (default ${finetuneDefaults.seqLen}${quick ? '; --quick 64' : ''})` },
   [`${prefix}weight-decay`]: { kind: 'number', help: 'decoupled weight decay on all parameters', default: finetuneDefaults.weightDecay },
+  [`${prefix}pool`]: { kind: 'string', help: 'what the classifier reads: cls (the <s> position, the paper) or mean (average over real tokens)', default: 'cls' },
   [`${prefix}max-train`]: { kind: 'int', help: `use the first N training examples${quick ? ' (--quick 200)' : ''}` },
   [`${prefix}max-test`]: { kind: 'int', help: `use the first N test examples${quick ? ' (--quick 100)' : ''}` },
 });
@@ -72,6 +74,7 @@ const runFlags: FlagSpecs = {
   domains: { kind: 'int', help: 'use only the first N domains of the sequence' },
   matrix: { kind: 'string', help: "full (every seen task after every domain) or diagonal-final (A[k][k] and the last row: enough for the table, FR and transfer)", default: 'full' },
   quick: { kind: 'boolean', help: 'small settings for a demo or smoke test (each can still be overridden)' },
+  'no-base': { kind: 'boolean', help: 'do not fine-tune the base model directly (drops the "vs base" columns; one fine-tune fewer per task and seed)' },
   ...common(true),
   ...ftFlags('ft-', true),
   ...backendFlag,
@@ -85,6 +88,11 @@ function softMaskTarget(p: Parsed, cmd: string): SoftMaskTarget {
   const v = p['soft-mask-target'] as string;
   if (v !== 'gradient' && v !== 'update') throw new UsageError(`das ${cmd}: --soft-mask-target must be gradient or update, got '${v}'`);
   return v;
+}
+
+function poolFlag(v: unknown, flag: string, cmd: string): Pooling {
+  if (poolings.includes(v as Pooling)) return v as Pooling;
+  throw new UsageError(`das ${cmd}: --${flag} must be ${poolings.join(' or ')}, got '${String(v)}'`);
 }
 
 function positive(p: Parsed, cmd: string, keys: string[]): void {
@@ -120,7 +128,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     model: required(p, 'model', cmd), taskTrain: required(p, 'task-train', cmd), taskTest: required(p, 'task-test', cmd), labels: required(p, 'labels', cmd),
     epochs: num(p, 'epochs', finetuneDefaults.epochs), lr: num(p, 'lr', finetuneDefaults.lr), batchSize: num(p, 'batch-size', finetuneDefaults.batchSize),
     seqLen: num(p, 'seq-len', finetuneDefaults.seqLen), weightDecay: p['weight-decay'] as number, seed: p.seed as number, dropout: !p['no-dropout'],
-    maxTrain: p['max-train'] as number | undefined, maxTest: p['max-test'] as number | undefined, backend, quiet: Boolean(p.quiet),
+    pool: poolFlag(p.pool, 'pool', cmd), maxTrain: p['max-train'] as number | undefined, maxTest: p['max-test'] as number | undefined, backend, quiet: Boolean(p.quiet),
   });
   const { predictions: _p, ...rest } = r;
   process.stdout.write(`${JSON.stringify({ backend: backend.name, ...rest })}\n`);
@@ -148,7 +156,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const out = (p.out as string | undefined) ?? `runs/${methods.join('+')}${q ? '-quick' : ''}`;
   const s = await runSequence({
     sequence: p.sequence as string, model: required(p, 'model', cmd), out,
-    methods, seeds, domains: p.domains as number | undefined, matrix: matrixFlag(p.matrix, cmd),
+    methods, seeds, domains: p.domains as number | undefined, matrix: matrixFlag(p.matrix, cmd), baseFinetune: !p['no-base'],
     posttrain: {
       steps: num(p, 'steps', q ? 30 : 300), batchSize: num(p, 'batch-size', q ? 8 : 16), seqLen: num(p, 'seq-len', q ? 64 : 128), lr: num(p, 'lr', 1e-4),
       contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: softMaskTarget(p, cmd),
@@ -156,7 +164,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     },
     finetune: {
       epochs: num(p, 'ft-epochs', q ? 3 : finetuneDefaults.epochs), lr: num(p, 'ft-lr', finetuneDefaults.lr), batchSize: num(p, 'ft-batch-size', finetuneDefaults.batchSize),
-      seqLen: num(p, 'ft-seq-len', q ? 64 : finetuneDefaults.seqLen), weightDecay: p['ft-weight-decay'] as number,
+      seqLen: num(p, 'ft-seq-len', q ? 64 : finetuneDefaults.seqLen), weightDecay: p['ft-weight-decay'] as number, pool: poolFlag(p['ft-pool'], 'ft-pool', cmd),
       maxTrain: (p['ft-max-train'] as number | undefined) ?? (q ? 200 : undefined), maxTest: (p['ft-max-test'] as number | undefined) ?? (q ? 100 : undefined),
     },
     backend, quiet: Boolean(p.quiet),

@@ -18,7 +18,7 @@ import { type Tokenizer, loadTokenizer } from '../io/tokenizer/index.js';
 import type { RobertaConfig } from '../nn/config.js';
 import { type HostBatch, toDevice } from '../nn/mlm.js';
 import { type Params, initClassifier } from '../nn/params.js';
-import { classifierLogits, encode, type DropoutSource } from '../nn/roberta.js';
+import { type DropoutSource, type Pooling, classifierLogits, encode } from '../nn/roberta.js';
 import { HF_ADAMW } from '../ops/adamw.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { foldIn, key } from '../ops/random.js';
@@ -39,6 +39,8 @@ export interface FinetuneHyper {
   weightDecay?: number;
   /** Dropout on while training (default true). */
   dropout?: boolean;
+  /** Sequence summary for the head: <s> (default, the paper) or the mean over real tokens. */
+  pool?: Pooling;
   /** Use only the first N training / test examples (quick runs). */
   maxTrain?: number;
   maxTest?: number;
@@ -103,11 +105,14 @@ function checkHyper(h: FinetuneHyper): void {
 }
 
 /** Class predictions (argmax of the logits, dropout off). */
-export async function predict(cfg: RobertaConfig, params: Params, seqs: readonly number[][], batchSize: number, backend: Backend): Promise<number[]> {
+export async function predict(cfg: RobertaConfig, params: Params, seqs: readonly number[][], batchSize: number, backend: Backend, how: Pooling = 'cls'): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < seqs.length; i += batchSize) {
     const hb = padBatch(seqs.slice(i, i + batchSize), cfg.padId);
-    const logits = tidy(() => classifierLogits(cfg, params.classifier!, encode(cfg, params, toDevice(cfg, hb, backend))));
+    const logits = tidy(() => {
+      const batch = toDevice(cfg, hb, backend);
+      return classifierLogits(cfg, params.classifier!, encode(cfg, params, batch), undefined, 0, { how, mask: batch.mask });
+    });
     const v = await read(logits);
     logits.dispose();
     const C = logits.shape[1];
@@ -133,6 +138,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const { cfg } = ck.right;
   const { lmHead, classifier: old, ...encoder } = ck.right.params;
   release(lmHead, old);
+  const how = o.pool ?? 'cls';
   let params: Params = { ...encoder, classifier: initClassifier(cfg, o.labels.length, foldIn(key(o.seed), 1), o.backend) };
   let opt = adamwInit(params);
   try {
@@ -157,7 +163,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
           const batch = toDevice(cfg, hb, o.backend);
           const y = fromArray(Int32Array.from(idx, (i) => yTrain[i]), [idx.length], { dtype: 'i32', backend: o.backend });
           const f = (a: { params: Params }) =>
-            crossEntropy(classifierLogits(cfg, a.params.classifier!, encode(cfg, a.params, batch, { dropout: src }), src), y, { reduction: 'mean' });
+            crossEntropy(classifierLogits(cfg, a.params.classifier!, encode(cfg, a.params, batch, { dropout: src }), src, 0, { how, mask: batch.mask }), y, { reduction: 'mean' });
           const [loss, g] = valueAndGrad(f, ['params'])({ params });
           const [p, s] = adamwStep(params, g.params, opt, schedule(step), adam);
           return { loss, p, s };
@@ -174,7 +180,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       trainLoss.push(sum / train.length);
     }
     progress.done();
-    const predictions = await predict(cfg, params, xTest, Math.max(o.batchSize, 32), o.backend);
+    const predictions = await predict(cfg, params, xTest, Math.max(o.batchSize, 32), o.backend, how);
     return {
       macroF1: macroF1(yTest, predictions), accuracy: accuracy(yTest, predictions), train: train.length, test: test.length, classes: o.labels.length,
       epochs: o.epochs, steps: total, trainLoss, seconds: (Date.now() - t0) / 1000, predictions,

@@ -61,6 +61,11 @@ export interface Method {
   prepare(ctx: SeedContext): Promise<void>;
   trainDomain(ctx: SeedContext, t: number, from: string, out: string): Promise<PosttrainResult>;
   afterDomain(ctx: SeedContext, t: number, out: string): Promise<void>;
+  /**
+   * A method whose domain-t output is bit-identical to this one's (same starting model, same
+   * training, same seed): `das run` copies that finished domain instead of training it again.
+   */
+  sameDomainAs?(t: number): string | undefined;
 }
 
 export const domainDir = (ctx: Pick<SeedContext, 'dir' | 'domains'>, t: number): string => join(ctx.dir, `${t}-${ctx.domains[t].name}`);
@@ -125,6 +130,7 @@ export const ncl: Method = {
   prepare: nothing,
   trainDomain: (ctx, t, from, out) => posttrainDomain(ctx, t, from, out, 'ncl'),
   afterDomain: nothing,
+  sameDomainAs: (t) => (t === 0 ? 'one' : undefined),
 };
 
 /** ONE: each domain post-trained separately from the base model; only its own end task (the diagonal). */
@@ -135,6 +141,7 @@ export const one: Method = {
   prepare: nothing,
   trainDomain: (ctx, t, from, out) => posttrainDomain(ctx, t, from, out, 'ncl'),
   afterDomain: nothing,
+  sameDomainAs: (t) => (t === 0 ? 'ncl' : undefined),
 };
 
 export const METHODS: Readonly<Record<string, Method>> = { das, ncl, one };

@@ -31,12 +31,27 @@ export interface MethodSummary {
   forgetting: { mf1: number | null; acc: number | null };
   vsOne: { mf1: Transfer; acc: Transfer } | null;
   vsBase: { mf1: Transfer; acc: Transfer } | null;
+  /** Sample standard deviation over seeds (n − 1) of the same numbers; null with one seed. */
+  spread: Spread | null;
+}
+export interface Spread {
+  final: { mf1: number[]; acc: number[] };
+  average: { mf1: number; acc: number };
+  forgetting: { mf1: number | null; acc: number | null };
+  vsOne: { mf1: number; acc: number } | null;
+}
+
+/** Sample standard deviation (n − 1); 0 for a single value. */
+export function std(xs: readonly number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
 export interface RunResults {
   sequence: string;
   domains: string[];
   seeds: number[];
-  base: { mf1: number[]; acc: number[]; average: { mf1: number; acc: number } } | null;
+  base: { mf1: number[]; acc: number[]; average: { mf1: number; acc: number }; spread: Omit<Spread, 'forgetting' | 'vsOne'> | null } | null;
   methods: MethodSummary[];
 }
 
@@ -63,11 +78,14 @@ export function baseScores(out: string, domains: readonly SequenceDomain[], seed
   if (!per.every((row) => row.every((x) => x !== null))) return null;
   const avg = (f: (s: Score) => number) => domains.map((_, k) => mean(per.map((row) => f(row[k]!))));
   const mf1 = avg((s) => s.macroF1), acc = avg((s) => s.accuracy);
-  return { mf1, acc, average: { mf1: mean(mf1), acc: mean(acc) } };
+  const sd = (f: (s: Score) => number) => domains.map((_, k) => std(per.map((row) => f(row[k]!))));
+  const avgSd = (f: (s: Score) => number) => std(per.map((row) => mean(row.map((x) => f(x!)))));
+  const spread = seeds.length < 2 ? null : { final: { mf1: sd((s) => s.macroF1), acc: sd((s) => s.accuracy) }, average: { mf1: avgSd((s) => s.macroF1), acc: avgSd((s) => s.accuracy) } };
+  return { mf1, acc, average: { mf1: mean(mf1), acc: mean(acc) }, spread };
 }
 
 /** The summary of one method over the seeds, or null when some of its scores are missing. */
-export function summarize(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): Omit<MethodSummary, 'vsOne' | 'vsBase'> | null {
+export function summarize(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread'> | null {
   const perSeed = seeds.map((seed) => ({ seed, ...readMatrices(seedDir(out, method, seed), domains) }));
   const mf1 = averageMatrices(perSeed.map((p) => p.mf1)), acc = averageMatrices(perSeed.map((p) => p.acc));
   const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[m.length - 1]);
@@ -79,6 +97,35 @@ export function summarize(out: string, method: string, domains: readonly Sequenc
   return {
     method, seeds: [...seeds], mf1, acc, perSeed, final: { mf1: fm, acc: fa }, average: { mf1: mean(fm), acc: mean(fa) },
     forgetting: { mf1: fr(mf1), acc: fr(acc) },
+  };
+}
+
+/** Spread over seeds of a summary's numbers (each seed's own final row, averages, FR and transfer vs ONE). */
+function spreadOf(s: Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread'>, diagonalOnly: boolean, one: Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread'> | null): Spread | null {
+  if (s.perSeed.length < 2) return null;
+  const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[m.length - 1]);
+  const rows = s.perSeed.map((p) => ({ seed: p.seed, mf1: pick(p.mf1), acc: pick(p.acc), p }));
+  if (!rows.every((r) => complete(r.mf1) && complete(r.acc))) return null;
+  const col = (f: 'mf1' | 'acc') => s.final[f].map((_, k) => std(rows.map((r) => r[f][k]!)));
+  const frs = (f: 'mf1' | 'acc') => {
+    if (diagonalOnly) return null;
+    try {
+      const xs = rows.map((r) => forgettingRate(r.p[f]));
+      return xs.every((x) => x !== null) ? std(xs as number[]) : null;
+    } catch { return null; }
+  };
+  const oneBySeed = new Map(one?.perSeed.map((p) => [p.seed, p]) ?? []);
+  const vsOne = (f: 'mf1' | 'acc') => rows.map((r) => {
+    const o = oneBySeed.get(r.seed);
+    return o === undefined ? null : mean((r[f] as number[]).map((x, k) => x - (o[f][k][k] ?? NaN)));
+  });
+  const vo = { mf1: vsOne('mf1'), acc: vsOne('acc') };
+  const voOk = one !== null && !diagonalOnly && vo.mf1.every((x) => x !== null && Number.isFinite(x)) && vo.acc.every((x) => x !== null && Number.isFinite(x));
+  return {
+    final: { mf1: col('mf1'), acc: col('acc') },
+    average: { mf1: std(rows.map((r) => mean(r.mf1 as number[]))), acc: std(rows.map((r) => mean(r.acc as number[]))) },
+    forgetting: { mf1: frs('mf1'), acc: frs('acc') },
+    vsOne: voOk ? { mf1: std(vo.mf1 as number[]), acc: std(vo.acc as number[]) } : null,
   };
 }
 
@@ -95,6 +142,7 @@ export function collectResults(out: string, sequence: string, domains: readonly 
       ...s,
       vsOne: oneDiag && m !== 'one' ? { mf1: transfer(s.final.mf1, oneDiag.mf1), acc: transfer(s.final.acc, oneDiag.acc) } : null,
       vsBase: base ? { mf1: transfer(s.final.mf1, base.mf1), acc: transfer(s.final.acc, base.acc) } : null,
+      spread: spreadOf(s, m === 'one', oneSummary),
     });
   }
   return { sequence, domains: domains.map((d) => d.name), seeds: [...seeds], base, methods: summaries };
@@ -108,19 +156,23 @@ const DISPLAY: Record<string, string> = { das: 'DAS', ncl: 'NCL', one: 'ONE' };
 export function markdownReport(r: RunResults): string {
   const head = ['Method', ...r.domains.flatMap((d) => [`${d} MF1`, `${d} Acc`]), 'Avg MF1', 'Avg Acc', 'FR MF1', 'FR Acc', 'vs ONE MF1', 'vs ONE Acc', 'vs base MF1', 'vs base Acc'];
   const rows: string[][] = [];
+  const pm = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? pct(x) : `${pct(x)} ± ${(100 * sd).toFixed(2)}`);
   if (r.base) {
-    rows.push(['Base (no post-training)', ...r.base.mf1.flatMap((m, k) => [pct(m), pct(r.base!.acc[k])]), pct(r.base.average.mf1), pct(r.base.average.acc), '–', '–', '–', '–', '–', '–']);
+    const b = r.base, bs = b.spread;
+    rows.push(['Base (no post-training)', ...b.mf1.flatMap((m, k) => [pm(m, bs?.final.mf1[k]), pm(b.acc[k], bs?.final.acc[k])]), pm(b.average.mf1, bs?.average.mf1), pm(b.average.acc, bs?.average.acc), '–', '–', '–', '–', '–', '–']);
   }
   for (const m of r.methods) {
+    const sp = m.spread;
+    const spm = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? signed(x) : `${signed(x)} ± ${(100 * sd).toFixed(2)}`);
     rows.push([
-      DISPLAY[m.method] ?? m.method, ...m.final.mf1.flatMap((x, k) => [pct(x), pct(m.final.acc[k])]), pct(m.average.mf1), pct(m.average.acc),
-      signed(m.forgetting.mf1), signed(m.forgetting.acc), signed(m.vsOne?.mf1.average), signed(m.vsOne?.acc.average), signed(m.vsBase?.mf1.average), signed(m.vsBase?.acc.average),
+      DISPLAY[m.method] ?? m.method, ...m.final.mf1.flatMap((x, k) => [pm(x, sp?.final.mf1[k]), pm(m.final.acc[k], sp?.final.acc[k])]), pm(m.average.mf1, sp?.average.mf1), pm(m.average.acc, sp?.average.acc),
+      spm(m.forgetting.mf1, sp?.forgetting.mf1), spm(m.forgetting.acc, sp?.forgetting.acc), spm(m.vsOne?.mf1.average, sp?.vsOne?.mf1), spm(m.vsOne?.acc.average, sp?.vsOne?.acc), signed(m.vsBase?.mf1.average), signed(m.vsBase?.acc.average),
     ]);
   }
   const table = (h: string[], body: string[][]) => [`| ${h.join(' | ')} |`, `| ${h.map(() => '---').join(' | ')} |`, ...body.map((x) => `| ${x.join(' | ')} |`)].join('\n');
   const parts = [
     `# das run: ${r.sequence}`,
-    `Domains in order: ${r.domains.join(' → ')}. Seeds: ${r.seeds.join(', ')} (matrices averaged over seeds before FR). Scores in %: macro-F1 (MF1) and accuracy (Acc) of each end task fine-tuned from the final model (ONE: from its own domain's model). FR = forgetting rate (das-spec §8.3; negative = backward transfer). "vs ONE" / "vs base": mean over tasks of the score minus ONE's diagonal / minus the base model fine-tuned directly.`,
+    `Domains in order: ${r.domains.join(' → ')}. Seeds: ${r.seeds.join(', ')} (matrices averaged over seeds before FR${r.seeds.length > 1 ? '; "± x" is the standard deviation over seeds of each seed\'s own number' : ''}). Scores in %: macro-F1 (MF1) and accuracy (Acc) of each end task fine-tuned from the final model (ONE: from its own domain's model). FR = forgetting rate (das-spec §8.3; negative = backward transfer). "vs ONE" / "vs base": mean over tasks of the score minus ONE's diagonal / minus the base model fine-tuned directly.`,
     table(head, rows),
   ];
   for (const m of r.methods) {

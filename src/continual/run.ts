@@ -9,12 +9,12 @@
 //   <method>/seed-<s>/<t>-<domain>/            posttrain output: model/, importance/, log.jsonl, result.json
 //   <method>/seed-<s>/<t>-<domain>/finetune/<k>-<domain>.json
 //   <method>/seed-<s>/state.json               progress, timings and counters of work done
-//   results.json, results.md, log.txt
+//   results.json, results.md, log.txt, plots/*.svg (loss curves, DAS importance, progressive matrices)
 // Every step is recognised as finished by its output files (written atomically), so an interrupted
 // run continues where it stopped and never redoes a finished domain.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { chunkCorpus, splitValid } from '../data/mlm-data.js';
 import { type Example, type SequenceDomain, orThrow, readCorpus, readLabels, readSequence, readTask } from '../data/validate.js';
@@ -25,6 +25,7 @@ import { loadTokenizer } from '../io/tokenizer/index.js';
 import { release } from '../tensor/scope.js';
 import { type FinetuneHyper, finetune } from './finetune.js';
 import { type Counters, METHODS, type Method, type PosttrainHyper, type SeedContext, domainDir, methodNames } from './methods.js';
+import { writePlots } from './plots.js';
 import { type RunResults, baseFile, collectResults, finetuneFile, markdownReport, seedDir } from './report.js';
 
 /** The fine-tuning seeds of the reference (§7.2); `--seeds N` takes the first N. */
@@ -45,6 +46,8 @@ export interface RunOptions {
    * forgetting rate and transfer need, at about 30 % fewer fine-tunes for 4 domains).
    */
   matrix?: 'full' | 'diagonal-final';
+  /** Fine-tune the base model directly on every end task (the "vs base" transfer); default true. */
+  baseFinetune?: boolean;
   posttrain: PosttrainHyper;
   finetune: Omit<FinetuneHyper, 'seed'>;
   backend: Backend;
@@ -133,6 +136,23 @@ async function scoreTask(o: RunOptions, model: string, task: Task, seed: number,
   return true;
 }
 
+/**
+ * Copies domain t of the method that trains it identically (Method.sameDomainAs), when that one has
+ * finished it in this run and this method has not started it: the model, importance, log and the
+ * score of the domain's own end task (the same model fine-tuned with the same seed). Returns whether it copied.
+ */
+function copySharedDomain(o: RunOptions, m: Method, seed: number, t: number, out: string, domains: readonly SequenceDomain[]): boolean {
+  const other = m.sameDomainAs?.(t);
+  if (other === undefined || !o.methods.includes(other) || existsSync(out)) return false;
+  const src = join(seedDir(o.out, other, seed), `${t}-${domains[t].name}`);
+  if (!existsSync(join(src, 'result.json')) || !existsSync(join(src, 'model', 'model.safetensors'))) return false;
+  const tmp = `${out}.copy-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  cpSync(src, tmp, { recursive: true, filter: (f) => !f.startsWith(join(src, 'checkpoint')) && !(f.startsWith(join(src, 'finetune')) && f !== join(src, 'finetune') && !f.endsWith(`${t}-${domains[t].name}.json`)) });
+  renameSync(tmp, out);
+  return true;
+}
+
 async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly SequenceDomain[], tasks: readonly Task[], log: (s: string) => void): Promise<SeedState> {
   const dir = seedDir(o.out, m.name, seed);
   await mkdir(dir, { recursive: true });
@@ -147,6 +167,7 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
   await save();
   for (let t = 0; t < domains.length; t++) {
     const out = domainDir(ctx, t);
+    if (copySharedDomain(o, m, seed, t, out, domains)) log(`${m.name} seed ${seed}: domain ${t + 1} (${domains[t].name}) is ${m.sameDomainAs!(t)}'s, copied`);
     const r = await m.trainDomain(ctx, t, m.startsFrom(ctx, t), out);
     if (r.stoppedOnNaN) throw new Error(`${m.name} seed ${seed}, domain ${domains[t].name}: the loss became non-finite; the last good checkpoint is kept under ${out} (lower --lr, use a new --out)`);
     if (r.trained) state.counters.posttrain++;
@@ -182,7 +203,7 @@ export async function runSequence(o: RunOptions): Promise<RunSummary> {
   };
   log(`das run: methods ${o.methods.join(', ')}; seeds ${o.seeds.join(', ')}; domains ${domains.map((d) => d.name).join(' → ')}`);
   let baseFinetunes = 0;
-  for (const seed of o.seeds) {
+  for (const seed of o.baseFinetune === false ? [] : o.seeds) {
     for (let k = 0; k < domains.length; k++) {
       if (await scoreTask(o, o.model, tasks[k], seed, baseFile(o.out, seed, domains, k), `base →${domains[k].name}`)) baseFinetunes++;
     }
@@ -192,5 +213,7 @@ export async function runSequence(o: RunOptions): Promise<RunSummary> {
   const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods);
   await writeJson(join(o.out, 'results.json'), results);
   await writeFileAtomic(join(o.out, 'results.md'), markdownReport(results));
+  const plots = await writePlots(o.out);
+  log(`results: ${join(o.out, 'results.md')}; plots: ${plots.map((p) => basename(p)).join(', ')}`);
   return { results, states, baseFinetunes, seconds: (Date.now() - t0) / 1000 };
 }

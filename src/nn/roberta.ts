@@ -1,7 +1,8 @@
 // RoBERTa as pure functions over parameter trees (das-spec §2): embeddings with Hugging Face position
 // ids, post-LN encoder layers with the three virtual gates, MLM head (decoder tied to the word
 // embeddings) and the classification head on <s>. Shapes: B batch, T tokens, D width, H heads.
-import { add, mul, scalarOp } from '../ops/binary.js';
+import { add, div, mul, scalarOp } from '../ops/binary.js';
+import { sum } from '../ops/reduce.js';
 import { gather } from '../ops/embedding.js';
 import { layerNorm } from '../ops/layer-norm.js';
 import { linear, matmul } from '../ops/matmul.js';
@@ -98,10 +99,26 @@ export function mlmLogits(cfg: RobertaConfig, head: MlmHead, word: Tensor, z: Te
   return add(matmul(h, word, { transB: true }), head.bias);
 }
 
-/** Classification logits from the <s> position: dense → tanh → dense (dropout before each dense). */
-export function classifierLogits(cfg: RobertaConfig, head: ClassifierHead, z: Tensor, src?: DropoutSource, keyOffset = 0): Tensor {
-  const [B, , D] = z.shape;
-  const first = reshape(sliceFirst(z), [B, D]);
+/**
+ * How the classifier summarises a sequence: 'cls' takes the <s> position (RoBERTa, the paper); 'mean'
+ * averages the hidden states of the real tokens (needs the batch's mask). Small models pre-trained
+ * with MLM only carry little in <s>, and learn end tasks faster from the mean.
+ */
+export type Pooling = 'cls' | 'mean';
+export const poolings: readonly Pooling[] = ['cls', 'mean'];
+
+/** [B, D] summary of hidden states z [B, T, D]. `mask` is [B, T] (1 on real tokens); 'mean' needs it. */
+export function pool(z: Tensor, how: Pooling = 'cls', mask?: Tensor): Tensor {
+  const [B, T, D] = z.shape;
+  if (how === 'cls') return reshape(sliceFirst(z), [B, D]);
+  if (mask === undefined) throw new Error("pool: 'mean' pooling needs the attention mask");
+  const m = reshape(mask, [B, T, 1]);
+  return div(sum(mul(z, m), [1]), sum(m, [1]));
+}
+
+/** Classification logits: pooled hidden states (default <s>) → dense → tanh → dense (dropout before each dense). */
+export function classifierLogits(cfg: RobertaConfig, head: ClassifierHead, z: Tensor, src?: DropoutSource, keyOffset = 0, pooling: { how: Pooling; mask?: Tensor } = { how: 'cls' }): Tensor {
+  const first = pool(z, pooling.how, pooling.mask);
   const d = (t: Tensor, i: number) => (src !== undefined && 'key' in src ? dropout(foldIn(src.key, 100 + keyOffset + i), t, cfg.hiddenDropout) : t);
   const r = tanh(linear(d(first, 0), head.dense.weight, head.dense.bias));
   return linear(d(r, 1), head.out.weight, head.out.bias);

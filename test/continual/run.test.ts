@@ -57,6 +57,7 @@ describe('das run', () => {
     expect(md).toMatch(/\| DAS \| [\d.]+ \|/);
     expect(md).toContain('progressive matrix');
     // persisted per domain: model, importance (DAS), logs, fine-tuning scores, state
+    for (const f of ['loss.svg', 'importance.svg', 'matrix-das.svg', 'matrix-ncl.svg', 'matrix-one.svg']) expect(existsSync(join(work, 'a/plots', f))).toBe(true);
     for (const f of ['kl-importance/head_impt.npy', '0-farm/model/model.safetensors', '0-farm/importance/output_impt.npy', '1-sea/log.jsonl', '1-sea/finetune/0-farm.json']) {
       expect(existsSync(join(work, 'a/das/seed-2021', f))).toBe(true);
     }
@@ -65,9 +66,20 @@ describe('das run', () => {
     expect(JSON.parse(readFileSync(join(dom('a', 'das', 1), 'log.jsonl'), 'utf8').split('\n')[0])).toHaveProperty('contrast');
     expect(state('a', 'das')).toMatchObject({ done: true, counters: { posttrain: 2, importance: 3, finetune: 3 } });
     expect(state('a', 'ncl').counters).toEqual({ posttrain: 2, importance: 0, finetune: 3 });
-    expect(state('a', 'one').counters).toEqual({ posttrain: 2, importance: 0, finetune: 2 });
+    expect(state('a', 'one').counters).toEqual({ posttrain: 1, importance: 0, finetune: 1 });   // domain 0 is NCL's, copied
     expect(s.baseFinetunes).toBe(2);
     console.log(`tiny das run (das+ncl+one, 2 domains × 6 steps, 9 + 2 fine-tunes): ${seconds.toFixed(1)} s; s/step DAS ${JSON.stringify(s.states[0].domains.map((d) => d.secondsPerStep))}, NCL ${JSON.stringify(s.states[1].domains.map((d) => d.secondsPerStep))}`);
+  });
+
+  it("ONE's first domain, copied from NCL's, is bit-identical to ONE trained on its own", async () => {
+    await runSequence(opts('one-alone', { methods: ['one'], baseFinetune: false }));
+    expect(existsSync(join(work, 'one-alone/base'))).toBe(false);
+    const model = (out: string, m: string) => readFileSync(join(dom(out, m, 0), 'model/model.safetensors'));
+    expect(Buffer.compare(model('one-alone', 'one'), model('a', 'ncl'))).toBe(0);
+    expect(Buffer.compare(model('a', 'one'), model('a', 'ncl'))).toBe(0);
+    const score = (out: string, m: string) => { const { seconds: _s, model: _m, ...rest } = JSON.parse(readFileSync(join(dom(out, m, 0), 'finetune/0-farm.json'), 'utf8')) as Record<string, unknown>; return rest; };
+    expect(score('one-alone', 'one')).toEqual(score('a', 'one'));
+    expect(state('one-alone', 'one').counters).toEqual({ posttrain: 2, importance: 0, finetune: 2 });
   });
 
   it('redoes nothing when run again, and only what was deleted', async () => {
