@@ -6,7 +6,8 @@
 # runs/main (runs/quick with --quick); the table is printed at the end.
 #   bash scripts/main.sh            the main job (about 13 minutes on a 2-core machine with lavapipe)
 #   bash scripts/main.sh --quick    the same pipeline with tiny budgets, a smoke test (about 2 minutes)
-# Further flags go to `das run` and override these (e.g. --seeds 3, --out DIR, --backend cpu).
+# Further flags go to `das run` and override these (e.g. --seeds 3, --out DIR, --backend cpu);
+# --with-base (this script's own) also fine-tunes the base model directly, for the "vs base" columns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -18,14 +19,21 @@ common=(--model models/base --method das,ncl,one --matrix diagonal-final --no-ba
 if [ "${1:-}" = --quick ]; then
   shift
   out=runs/quick
-  preset=(--steps 4 --batch-size 8 --lr 1e-3 --importance-subset 32 --ft-epochs 1 --ft-lr 2e-3 --ft-max-train 96 --ft-max-test 60)
+  preset=(--steps 4 --batch-size 8 --lr 1e-3 --importance-subset 32 --held-out 16 --ft-epochs 1 --ft-lr 2e-3 --ft-max-train 96 --ft-max-test 60)
 else
   out=runs/main
-  preset=(--steps 30 --batch-size 16 --lr 1e-3 --importance-subset 128 --ft-epochs 2 --ft-lr 2e-3 --ft-batch-size 16)
+  preset=(--steps 30 --batch-size 16 --lr 1e-3 --importance-subset 128 --held-out 48 --ft-epochs 2 --ft-lr 2e-3 --ft-batch-size 16)
 fi
-for a in "$@"; do if [ "$a" = --out ]; then out=; fi; done
+args=()
+for a in "$@"; do
+  case "$a" in
+    --with-base) common=("${common[@]/--no-base}") ;;
+    --out) out=; args+=("$a") ;;
+    *) args+=("$a") ;;
+  esac
+done
 start=$(date +%s)
-node bin/das.js run "${common[@]}" "${preset[@]}" ${out:+--out "$out"} "$@" > "${TMPDIR:-/tmp}/das-main-$$.json"
+node bin/das.js run ${common[@]} "${preset[@]}" ${out:+--out "$out"} ${args[@]+"${args[@]}"} > "${TMPDIR:-/tmp}/das-main-$$.json"
 summary=$(cat "${TMPDIR:-/tmp}/das-main-$$.json"); rm -f "${TMPDIR:-/tmp}/das-main-$$.json"
 table=$(node -e 'console.log(JSON.parse(process.argv[1]).table)' "$summary")
 cat "$table"

@@ -74,6 +74,7 @@ const runFlags: FlagSpecs = {
   domains: { kind: 'int', help: 'use only the first N domains of the sequence' },
   matrix: { kind: 'string', help: "full (every seen task after every domain) or diagonal-final (A[k][k] and the last row: enough for the table, FR and transfer)", default: 'full' },
   quick: { kind: 'boolean', help: 'small settings for a demo or smoke test (each can still be overridden)' },
+  'held-out': { kind: 'int', help: "held-out MLM loss after every domain on at most N chunks of each text (the general validation text, each seen domain's held-out lines); 0 = off", default: 0 },
   'no-base': { kind: 'boolean', help: 'do not fine-tune the base model directly (drops the "vs base" columns; one fine-tune fewer per task and seed)' },
   ...common(true),
   ...ftFlags('ft-', true),
@@ -157,6 +158,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const s = await runSequence({
     sequence: p.sequence as string, model: required(p, 'model', cmd), out,
     methods, seeds, domains: p.domains as number | undefined, matrix: matrixFlag(p.matrix, cmd), baseFinetune: !p['no-base'],
+    heldOut: (p['held-out'] as number) > 0 ? { maxChunks: p['held-out'] as number } : undefined,
     posttrain: {
       steps: num(p, 'steps', q ? 30 : 300), batchSize: num(p, 'batch-size', q ? 8 : 16), seqLen: num(p, 'seq-len', q ? 64 : 128), lr: num(p, 'lr', 1e-4),
       contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: softMaskTarget(p, cmd),

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SequenceDomain } from '../data/validate.js';
 import { type Matrix, averageMatrices, diagonal, forgettingRate, mean, transfer } from './metrics.js';
+import { GENERAL, readHeldOut } from './mlm-eval.js';
 
 /** Score file of the end task of domain k fine-tuned from the model after domain t. */
 export const finetuneFile = (seedDir: string, domains: readonly SequenceDomain[], t: number, k: number): string =>
@@ -13,6 +14,9 @@ export const finetuneFile = (seedDir: string, domains: readonly SequenceDomain[]
 export const baseDir = (out: string, seed: number): string => join(out, 'base', `seed-${seed}`);
 export const baseFile = (out: string, seed: number, domains: readonly SequenceDomain[], k: number): string => join(baseDir(out, seed), `${k}-${domains[k].name}.json`);
 export const seedDir = (out: string, method: string, seed: number): string => join(out, method, `seed-${seed}`);
+
+/** Held-out MLM losses of a domain's model (written by mlm-eval.ts). */
+export const HELD_OUT_FILE = 'mlm-eval.json';
 
 interface Score { macroF1: number; accuracy: number }
 const readScore = (file: string): Score | null => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Score) : null);
@@ -33,6 +37,21 @@ export interface MethodSummary {
   vsBase: { mf1: Transfer; acc: Transfer } | null;
   /** Sample standard deviation over seeds (n − 1) of the same numbers; null with one seed. */
   spread: Spread | null;
+  /** Held-out MLM losses (--held-out), seed-averaged; null when not computed. */
+  heldOut: HeldOutSummary | null;
+}
+export interface HeldOutSummary {
+  /** L[t][k]: loss on domain k's held-out text after post-training domain t. */
+  loss: Matrix;
+  /** Loss on the general validation text after each domain. */
+  general: (number | null)[];
+  /** The final row (ONE: the diagonal) and its mean. */
+  final: number[];
+  average: number;
+  /** Mean over k < N−1 of L[N−1][k] − L[k][k] (positive = forgetting); null for ONE or one domain. */
+  forgetting: number | null;
+  /** Sample standard deviation over seeds of each seed's average and forgetting. */
+  spread: { average: number; forgetting: number | null } | null;
 }
 export interface Spread {
   final: { mf1: number[]; acc: number[] };
@@ -52,6 +71,8 @@ export interface RunResults {
   domains: string[];
   seeds: number[];
   base: { mf1: number[]; acc: number[]; average: { mf1: number; acc: number }; spread: Omit<Spread, 'forgetting' | 'vsOne'> | null } | null;
+  /** Held-out MLM losses of the base model by set name ('general' and each domain); null when not computed. */
+  baseHeldOut: Record<string, number> | null;
   methods: MethodSummary[];
 }
 
@@ -85,7 +106,7 @@ export function baseScores(out: string, domains: readonly SequenceDomain[], seed
 }
 
 /** The summary of one method over the seeds, or null when some of its scores are missing. */
-export function summarize(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread'> | null {
+export function summarize(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread' | 'heldOut'> | null {
   const perSeed = seeds.map((seed) => ({ seed, ...readMatrices(seedDir(out, method, seed), domains) }));
   const mf1 = averageMatrices(perSeed.map((p) => p.mf1)), acc = averageMatrices(perSeed.map((p) => p.acc));
   const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[m.length - 1]);
@@ -101,7 +122,8 @@ export function summarize(out: string, method: string, domains: readonly Sequenc
 }
 
 /** Spread over seeds of a summary's numbers (each seed's own final row, averages, FR and transfer vs ONE). */
-function spreadOf(s: Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread'>, diagonalOnly: boolean, one: Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread'> | null): Spread | null {
+type Core = Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread' | 'heldOut'>;
+function spreadOf(s: Core, diagonalOnly: boolean, one: Core | null): Spread | null {
   if (s.perSeed.length < 2) return null;
   const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[m.length - 1]);
   const rows = s.perSeed.map((p) => ({ seed: p.seed, mf1: pick(p.mf1), acc: pick(p.acc), p }));
@@ -129,6 +151,27 @@ function spreadOf(s: Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread'>, diagona
   };
 }
 
+/** Seed-averaged held-out losses of one method; null unless every seed has them where the table needs them. */
+export function heldOutSummary(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): HeldOutSummary | null {
+  const T = domains.length;
+  const per = seeds.map((seed) => domains.map((_, t) => readHeldOut(join(seedDir(out, method, seed), `${t}-${domains[t].name}`, HELD_OUT_FILE))));
+  const matrix = (p: (Record<string, number> | null)[]): Matrix => domains.map((_, t) => domains.map((d, k) => (k <= t ? p[t]?.[d.name] ?? null : null)));
+  const mats = per.map(matrix);
+  const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[T - 1]);
+  if (!mats.every((m) => complete(pick(m)))) return null;
+  const fr = (m: Matrix) => {
+    if (diagonalOnly || T < 2) return null;
+    try { return -(forgettingRate(m) ?? NaN); } catch { return null; }
+  };
+  const loss = averageMatrices(mats), final = pick(loss) as number[];
+  const seedAvg = mats.map((m) => mean(pick(m) as number[])), seedFr = mats.map(fr);
+  return {
+    loss, general: domains.map((_, t) => { const g = per.map((p) => p[t]?.[GENERAL]); return g.every((x): x is number => typeof x === 'number') ? mean(g) : null; }),
+    final, average: mean(final), forgetting: fr(loss),
+    spread: seeds.length < 2 ? null : { average: std(seedAvg), forgetting: seedFr.every((x): x is number => x !== null) ? std(seedFr) : null },
+  };
+}
+
 /** Results of every method with complete scores, in the order given; transfer where ONE / base scores exist. */
 export function collectResults(out: string, sequence: string, domains: readonly SequenceDomain[], seeds: readonly number[], methods: readonly string[]): RunResults {
   const base = baseScores(out, domains, seeds);
@@ -143,9 +186,10 @@ export function collectResults(out: string, sequence: string, domains: readonly 
       vsOne: oneDiag && m !== 'one' ? { mf1: transfer(s.final.mf1, oneDiag.mf1), acc: transfer(s.final.acc, oneDiag.acc) } : null,
       vsBase: base ? { mf1: transfer(s.final.mf1, base.mf1), acc: transfer(s.final.acc, base.acc) } : null,
       spread: spreadOf(s, m === 'one', oneSummary),
+      heldOut: heldOutSummary(out, m, domains, seeds, m === 'one'),
     });
   }
-  return { sequence, domains: domains.map((d) => d.name), seeds: [...seeds], base, methods: summaries };
+  return { sequence, domains: domains.map((d) => d.name), seeds: [...seeds], base, baseHeldOut: readHeldOut(join(out, 'base', HELD_OUT_FILE)), methods: summaries };
 }
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : (100 * x).toFixed(2));
@@ -175,6 +219,23 @@ export function markdownReport(r: RunResults): string {
     `Domains in order: ${r.domains.join(' → ')}. Seeds: ${r.seeds.join(', ')} (matrices averaged over seeds before FR${r.seeds.length > 1 ? '; "± x" is the standard deviation over seeds of each seed\'s own number' : ''}). Scores in %: macro-F1 (MF1) and accuracy (Acc) of each end task fine-tuned from the final model (ONE: from its own domain's model). FR = forgetting rate (das-spec §8.3; negative = backward transfer). "vs ONE" / "vs base": mean over tasks of the score minus ONE's diagonal / minus the base model fine-tuned directly.`,
     table(head, rows),
   ];
+  const held = r.methods.filter((m) => m.heldOut !== null);
+  if (held.length > 0) {
+    const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
+    const sd3 = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? f3(x) : `${f3(x)} ± ${sd.toFixed(3)}`);
+    const b = r.baseHeldOut;
+    const hrows: string[][] = [];
+    if (b) hrows.push(['Base (no post-training)', ...r.domains.map((d) => f3(b[d])), f3(mean(r.domains.map((d) => b[d] ?? NaN))), f3(b[GENERAL]), '–']);
+    for (const m of held) {
+      const h = m.heldOut!;
+      hrows.push([DISPLAY[m.method] ?? m.method, ...h.final.map(f3), sd3(h.average, h.spread?.average), f3(h.general[h.general.length - 1]), sd3(h.forgetting === null ? null : h.forgetting, h.spread?.forgetting)]);
+    }
+    parts.push(
+      '## Held-out MLM loss (lower is better)',
+      `Masked-LM loss on each domain's held-out text (the 5 % of its lines post-training leaves out) with the final model (ONE: its own domain's model), on the general corpus's validation text (after the last domain; ONE: after its last domain), and the MLM forgetting: mean over earlier domains of the loss after the last domain minus the loss right after that domain (positive = forgetting). Fixed masking, no fine-tuning: these numbers carry no end-task noise.`,
+      table(['Method', ...r.domains, 'Avg', GENERAL, 'MLM forgetting'], hrows),
+    );
+  }
   for (const m of r.methods) {
     const matrix = (a: Matrix) => table(['after \\ task', ...r.domains], a.map((row, t) => [r.domains[t], ...row.map((x) => pct(x))]));
     parts.push(`## ${DISPLAY[m.method] ?? m.method}: progressive matrix A[t][k] (rows: after post-training domain t)`, `MF1\n\n${matrix(m.mf1)}`, `Acc\n\n${matrix(m.acc)}`);

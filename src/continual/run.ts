@@ -8,6 +8,7 @@
 //   <method>/seed-<s>/kl-importance/           DAS: I_KL (raw, ContinualLM layout)
 //   <method>/seed-<s>/<t>-<domain>/            posttrain output: model/, importance/, log.jsonl, result.json
 //   <method>/seed-<s>/<t>-<domain>/finetune/<k>-<domain>.json
+//   <method>/seed-<s>/<t>-<domain>/mlm-eval.json, base/mlm-eval.json   held-out MLM losses (--held-out)
 //   <method>/seed-<s>/state.json               progress, timings and counters of work done
 //   results.json, results.md, log.txt, plots/*.svg (loss curves, DAS importance, progressive matrices)
 // Every step is recognised as finished by its output files (written atomically), so an interrupted
@@ -25,8 +26,9 @@ import { loadTokenizer } from '../io/tokenizer/index.js';
 import { release } from '../tensor/scope.js';
 import { type FinetuneHyper, finetune } from './finetune.js';
 import { type Counters, METHODS, type Method, type PosttrainHyper, type SeedContext, domainDir, methodNames } from './methods.js';
+import { GENERAL, type HeldOut, heldOutLosses, heldOutSets } from './mlm-eval.js';
 import { writePlots } from './plots.js';
-import { type RunResults, baseFile, collectResults, finetuneFile, markdownReport, seedDir } from './report.js';
+import { HELD_OUT_FILE, type RunResults, baseFile, collectResults, finetuneFile, markdownReport, seedDir } from './report.js';
 
 /** The fine-tuning seeds of the reference (§7.2); `--seeds N` takes the first N. */
 export const REFERENCE_SEEDS = [2021, 111, 222, 333, 444, 555, 666, 777, 888, 999] as const;
@@ -46,6 +48,11 @@ export interface RunOptions {
    * forgetting rate and transfer need, at about 30 % fewer fine-tunes for 4 domains).
    */
   matrix?: 'full' | 'diagonal-final';
+  /**
+   * Held-out MLM loss after every domain (general validation text and each seen domain's held-out
+   * lines, at most maxChunks chunks each; see mlm-eval.ts). Off when absent.
+   */
+  heldOut?: { maxChunks: number };
   /** Fine-tune the base model directly on every end task (the "vs base" transfer); default true. */
   baseFinetune?: boolean;
   posttrain: PosttrainHyper;
@@ -69,7 +76,7 @@ export interface SeedState {
 }
 
 /** Reads and checks everything before any training: sequence, corpora, tasks, labels, base model. */
-export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDomain[]; tasks: Task[] }> {
+export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDomain[]; tasks: Task[]; heldOut: HeldOut[] }> {
   const unknown = o.methods.filter((m) => !(m in METHODS));
   if (o.methods.length === 0 || unknown.length > 0) throw new Error(`unknown method '${unknown[0] ?? ''}' (choose from ${methodNames.join(', ')})`);
   if (new Set(o.methods).size !== o.methods.length) throw new Error(`method list repeats a method: ${o.methods.join(',')}`);
@@ -94,7 +101,9 @@ export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDom
     const labels = orThrow(readLabels(d.labels));
     return { labels, train: orThrow(readTask(d.taskTrain, labels)), test: orThrow(readTask(d.taskTest, labels)) };
   });
-  return { domains, tasks };
+  if (o.heldOut && domains.some((d) => d.name === GENERAL)) throw new Error(`a domain is named "${GENERAL}", the held-out general text's name; rename it`);
+  const heldOut = o.heldOut ? heldOutSets(seq.general.valid, domains, tok.right, cfg.vocabSize, { seqLen: o.posttrain.seqLen, batchSize: 16, maxChunks: o.heldOut.maxChunks }) : [];
+  return { domains, tasks, heldOut };
 }
 
 /** Settings that must match when an existing --out is continued (methods and seeds may be added). */
@@ -153,7 +162,7 @@ function copySharedDomain(o: RunOptions, m: Method, seed: number, t: number, out
   return true;
 }
 
-async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly SequenceDomain[], tasks: readonly Task[], log: (s: string) => void): Promise<SeedState> {
+async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly SequenceDomain[], tasks: readonly Task[], heldOut: readonly HeldOut[], log: (s: string) => void): Promise<SeedState> {
   const dir = seedDir(o.out, m.name, seed);
   await mkdir(dir, { recursive: true });
   const stateFile = join(dir, 'state.json');
@@ -176,6 +185,10 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
     state.domains[t].secondsPerStep = r.secondsPerStep ?? state.domains[t].secondsPerStep;
     await save();
     await m.afterDomain(ctx, t, out);
+    if (heldOut.length > 0) {
+      const seen = new Set([GENERAL, ...m.evaluates(t).map((k) => domains[k].name)]);
+      await heldOutLosses(join(out, 'model'), heldOut.filter((h) => seen.has(h.name)), join(out, HELD_OUT_FILE), o.backend);
+    }
     const wanted = (k: number) => o.matrix !== 'diagonal-final' || k === t || t === domains.length - 1;
     for (const k of m.evaluates(t).filter(wanted)) {
       const ran = await scoreTask(o, join(out, 'model'), tasks[k], seed, finetuneFile(dir, domains, t, k), `${m.name} ${domains[t].name}→${domains[k].name}`);
@@ -195,7 +208,7 @@ export interface RunSummary { results: RunResults; states: SeedState[]; baseFine
 /** Runs (or continues) the whole sequence; writes results.json and results.md under o.out. */
 export async function runSequence(o: RunOptions): Promise<RunSummary> {
   const t0 = Date.now();
-  const { domains, tasks } = await validateRun(o);
+  const { domains, tasks, heldOut } = await validateRun(o);
   await checkFingerprint(o, domains);
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
@@ -208,8 +221,9 @@ export async function runSequence(o: RunOptions): Promise<RunSummary> {
       if (await scoreTask(o, o.model, tasks[k], seed, baseFile(o.out, seed, domains, k), `base →${domains[k].name}`)) baseFinetunes++;
     }
   }
+  if (heldOut.length > 0) await heldOutLosses(o.model, heldOut, join(o.out, 'base', HELD_OUT_FILE), o.backend);
   const states: SeedState[] = [];
-  for (const name of o.methods) for (const seed of o.seeds) states.push(await runSeed(o, METHODS[name], seed, domains, tasks, log));
+  for (const name of o.methods) for (const seed of o.seeds) states.push(await runSeed(o, METHODS[name], seed, domains, tasks, heldOut, log));
   const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods);
   await writeJson(join(o.out, 'results.json'), results);
   await writeFileAtomic(join(o.out, 'results.md'), markdownReport(results));

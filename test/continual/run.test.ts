@@ -31,7 +31,7 @@ const dom = (out: string, method: string, t: number) => join(work, out, method, 
 describe('das run', () => {
   it('completes DAS, NCL and ONE and writes matrices, forgetting rate and transfer', async () => {
     const live = counters.liveTensors, t0 = Date.now();
-    const s = await runSequence(opts('a'));
+    const s = await runSequence(opts('a', { heldOut: { maxChunks: 4 } }));
     const seconds = (Date.now() - t0) / 1000;
     expect(counters.liveTensors).toBe(live);
     const r = JSON.parse(readFileSync(join(work, 'a/results.json'), 'utf8')) as RunResults;
@@ -52,7 +52,19 @@ describe('das run', () => {
       }
       expect(m.vsBase!.acc.perTask[1]).toBeCloseTo(m.final.acc[1] - r.base!.acc[1], 12);
     }
+    // held-out MLM losses: base on everything; DAS after each domain on the general text and the domains seen so far
+    const held = (m: string, t: number) => (JSON.parse(readFileSync(join(dom('a', m, t), 'mlm-eval.json'), 'utf8')) as { losses: Record<string, number> }).losses;
+    expect(Object.keys(JSON.parse(readFileSync(join(work, 'a/base/mlm-eval.json'), 'utf8')).losses).sort()).toEqual(['farm', 'general', 'sea']);
+    expect(Object.keys(held('das', 0)).sort()).toEqual(['farm', 'general']);
+    expect(Object.keys(held('one', 1)).sort()).toEqual(['general', 'sea']);
+    const h = r.methods[0].heldOut!;
+    expect(h.final).toEqual([held('das', 1).farm, held('das', 1).sea]);
+    expect(h.forgetting).toBeCloseTo(held('das', 1).farm - held('das', 0).farm, 12);
+    expect(r.methods[2].heldOut!.final).toEqual([held('one', 0).farm, held('one', 1).sea]);
+    expect(r.methods[2].heldOut!.forgetting).toBeNull();
+    expect(r.baseHeldOut!.general).toBeGreaterThan(0);
     const md = readFileSync(join(work, 'a/results.md'), 'utf8');
+    expect(md).toContain('## Held-out MLM loss');
     expect(md).toContain('| Method | farm MF1 | farm Acc | sea MF1 | sea Acc | Avg MF1 | Avg Acc | FR MF1 | FR Acc |');
     expect(md).toMatch(/\| DAS \| [\d.]+ \|/);
     expect(md).toContain('progressive matrix');

@@ -1,0 +1,69 @@
+// Held-out MLM loss of the models of `das run`: on the general corpus's validation text and on each
+// domain's held-out 5 % (the lines post-training never trains on, `splitValid`). Masking is fixed per
+// corpus (one seed for every model), so the numbers differ only by the model. This is the language-
+// model view of forgetting beside the end-task matrix, and it carries no fine-tuning noise.
+import { existsSync, readFileSync } from 'node:fs';
+import type { Backend } from '../backend/backend.js';
+import { chunkCorpus, mlmCollate, splitValid } from '../data/mlm-data.js';
+import { orThrow, readCorpus } from '../data/validate.js';
+import { E } from '../fp.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadCheckpoint } from '../io/hf-roberta.js';
+import type { Tokenizer } from '../io/tokenizer/index.js';
+import type { HostBatch } from '../nn/mlm.js';
+import { foldIn, key } from '../ops/random.js';
+import { release } from '../tensor/scope.js';
+import { evalMlm } from '../train/mlm-step.js';
+
+/** Masked batches of one held-out text. */
+export interface HeldOut { name: string; batches: HostBatch[]; chunks: number }
+
+export const GENERAL = 'general';
+const MASK_SEED = 2023;
+
+export interface HeldOutOptions { seqLen: number; batchSize: number; maxChunks: number }
+
+/** The first `maxChunks` chunks of `lines`, masked with a seed fixed per corpus (index i of the list). */
+export function heldOut(name: string, lines: readonly string[], tok: Tokenizer, vocabSize: number, i: number, o: HeldOutOptions): HeldOut {
+  const chunks = chunkCorpus(lines, tok, { seqLen: o.seqLen }).slice(0, o.maxChunks);
+  if (chunks.length === 0) throw new Error(`held-out ${name}: no chunk of ${o.seqLen} tokens`);
+  const batches: HostBatch[] = [];
+  for (let b = 0; b * o.batchSize < chunks.length; b++) {
+    batches.push(mlmCollate(chunks.slice(b * o.batchSize, (b + 1) * o.batchSize), tok, vocabSize, foldIn(foldIn(key(MASK_SEED), i), b)).batch);
+  }
+  return { name, batches, chunks: chunks.length };
+}
+
+/** General validation text first, then each domain's held-out lines (the 5 % post-training leaves out). */
+export function heldOutSets(general: string, domains: readonly { name: string; train: string }[], tok: Tokenizer, vocabSize: number, o: HeldOutOptions): HeldOut[] {
+  return [
+    heldOut(GENERAL, orThrow(readCorpus(general)), tok, vocabSize, 0, o),
+    ...domains.map((d, k) => heldOut(d.name, splitValid(orThrow(readCorpus(d.train)), 5).valid, tok, vocabSize, k + 1, o)),
+  ];
+}
+
+/** Mean MLM loss per held-out set, by name. */
+export type HeldOutLosses = Record<string, number>;
+
+/** Losses of the model in `modelDir` on `sets`, cached in `file` (written atomically; reused when present). */
+export async function heldOutLosses(modelDir: string, sets: readonly HeldOut[], file: string, backend: Backend): Promise<HeldOutLosses> {
+  if (existsSync(file)) {
+    const have = JSON.parse(readFileSync(file, 'utf8')) as { losses: HeldOutLosses };
+    if (sets.every((s) => typeof have.losses[s.name] === 'number')) return have.losses;
+  }
+  const ck = await loadCheckpoint(modelDir, backend);
+  if (E.isLeft(ck)) throw ck.left;
+  const losses: HeldOutLosses = {};
+  try {
+    for (const s of sets) losses[s.name] = (await evalMlm(ck.right.cfg, ck.right.params, s.batches, backend)).loss;
+  } finally {
+    release(ck.right.params);
+  }
+  await writeFileAtomic(file, `${JSON.stringify({ model: modelDir, chunks: Object.fromEntries(sets.map((s) => [s.name, s.chunks])), losses }, null, 2)}\n`);
+  return losses;
+}
+
+/** Losses from a cache file written by heldOutLosses; null when absent. */
+export function readHeldOut(file: string): HeldOutLosses | null {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { losses: HeldOutLosses }).losses : null;
+}
