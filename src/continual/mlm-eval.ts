@@ -3,6 +3,8 @@
 // corpus (one seed for every model), so the numbers differ only by the model. This is the language-
 // model view of forgetting beside the end-task matrix, and it carries no fine-tuning noise.
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { chunkCorpus, mlmCollate, splitValid } from '../data/mlm-data.js';
 import { orThrow, readCorpus } from '../data/validate.js';
@@ -59,6 +61,7 @@ export async function heldOutLosses(modelDir: string, sets: readonly HeldOut[], 
   } finally {
     release(ck.right.params);
   }
+  await mkdir(dirname(file), { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify({ model: modelDir, chunks: Object.fromEntries(sets.map((s) => [s.name, s.chunks])), losses }, null, 2)}\n`);
   return losses;
 }
