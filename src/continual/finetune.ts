@@ -25,7 +25,8 @@ import { foldIn, key } from '../ops/random.js';
 import { type AdamWConfig, adamwDefaults, adamwInit, adamwStep } from '../optim/adamw.js';
 import { linearSchedule } from '../optim/schedule.js';
 import { release, tidy } from '../tensor/scope.js';
-import { fromArray, read } from '../tensor/tensor.js';
+import { type Tensor, fromArray, read } from '../tensor/tensor.js';
+import type { HostArray } from '../tensor/dtype.js';
 import { valueAndGrad } from '../autodiff/grad.js';
 import { accuracy, macroF1 } from './metrics.js';
 
@@ -150,35 +151,52 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const schedule = linearSchedule(o.lr, total, 0);
     const progress = new Progress(o.label ?? 'finetune', total, 0, o.quiet);
     const t0 = Date.now();
-    const trainLoss: number[] = [];
+    const lossSums = new Array<number>(o.epochs).fill(0);
+    // The loss of step n is read while step n + 1 is being recorded, so the device is never idle
+    // waiting for the host (a non-finite loss still stops the run, one step later).
+    type Pending = { value: Promise<HostArray>; loss: Tensor; n: number; step: number; epoch: number };
+    let inflight: Pending | null = null;
+    const settle = async (p: Pending | null) => {
+      if (p === null) return;
+      const loss = (await p.value)[0];
+      p.loss.dispose();
+      const { n, step: at, epoch } = p;
+      if (!Number.isFinite(loss)) throw new Error(`finetune: the training loss became ${loss} at step ${at + 1}; lower the learning rate`);
+      lossSums[epoch] += loss * n;
+      progress.update(at + 1, { epoch: epoch + 1, loss });
+    };
     let step = 0;
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const order = permutation(train.length, foldIn(key(o.seed), 1000 + epoch));
-      let sum = 0;
-      for (let b = 0; b < perEpoch; b++, step++) {
-        const idx = Array.from(order.subarray(b * o.batchSize, (b + 1) * o.batchSize));
-        const hb = padBatch(idx.map((i) => xTrain[i]), cfg.padId);
-        const src: DropoutSource | undefined = (o.dropout ?? true) ? { key: foldIn(key(o.seed + 1), step) } : undefined;
-        const r = tidy(() => {
-          const batch = toDevice(cfg, hb, o.backend);
-          const y = fromArray(Int32Array.from(idx, (i) => yTrain[i]), [idx.length], { dtype: 'i32', backend: o.backend });
-          const f = (a: { params: Params }) =>
-            crossEntropy(classifierLogits(cfg, a.params.classifier!, encode(cfg, a.params, batch, { dropout: src }), src, 0, { how, mask: batch.mask }), y, { reduction: 'mean' });
-          const [loss, g] = valueAndGrad(f, ['params'])({ params });
-          const [p, s] = adamwStep(params, g.params, opt, schedule(step), adam);
-          return { loss, p, s };
-        });
-        const loss = (await read(r.loss))[0];
-        r.loss.dispose();
-        release(params, opt);
-        params = r.p;
-        opt = r.s;
-        if (!Number.isFinite(loss)) throw new Error(`finetune: the training loss became ${loss} at step ${step + 1}; lower the learning rate`);
-        sum += loss * idx.length;
-        progress.update(step + 1, { epoch: epoch + 1, loss });
+    try {
+      for (let epoch = 0; epoch < o.epochs; epoch++) {
+        const order = permutation(train.length, foldIn(key(o.seed), 1000 + epoch));
+        for (let b = 0; b < perEpoch; b++, step++) {
+          const idx = Array.from(order.subarray(b * o.batchSize, (b + 1) * o.batchSize));
+          const hb = padBatch(idx.map((i) => xTrain[i]), cfg.padId);
+          const src: DropoutSource | undefined = (o.dropout ?? true) ? { key: foldIn(key(o.seed + 1), step) } : undefined;
+          const r = tidy(() => {
+            const batch = toDevice(cfg, hb, o.backend);
+            const y = fromArray(Int32Array.from(idx, (i) => yTrain[i]), [idx.length], { dtype: 'i32', backend: o.backend });
+            const f = (a: { params: Params }) =>
+              crossEntropy(classifierLogits(cfg, a.params.classifier!, encode(cfg, a.params, batch, { dropout: src }), src, 0, { how, mask: batch.mask }), y, { reduction: 'mean' });
+            const [loss, g] = valueAndGrad(f, ['params'])({ params });
+            const [p, s] = adamwStep(params, g.params, opt, schedule(step), adam);
+            return { loss, p, s };
+          });
+          release(params, opt);
+          params = r.p;
+          opt = r.s;
+          const prev: Pending | null = inflight;
+          inflight = { value: read(r.loss), loss: r.loss, n: idx.length, step, epoch };
+          await settle(prev);
+        }
       }
-      trainLoss.push(sum / train.length);
+      const last: Pending | null = inflight;
+      inflight = null;
+      await settle(last);
+    } finally {
+      if (inflight !== null) (inflight as Pending).loss.dispose();
     }
+    const trainLoss = lossSums.map((x) => x / train.length);
     progress.done();
     const predictions = await predict(cfg, params, xTest, Math.max(o.batchSize, 32), o.backend, how);
     return {

@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { orThrow, readLabels, readTask } from '../../src/data/validate.js';
 import { E } from '../../src/fp.js';
 import { loadTokenizer } from '../../src/io/tokenizer/index.js';
+import { counters } from '../../src/tensor/tensor.js';
 import { cpuBackend, gpu } from '../support/devices.js';
 import { type TinyWorld, makeTinyWorld } from '../support/tiny-continual.js';
 
@@ -54,6 +55,15 @@ describe('finetune', () => {
     const a = await finetune({ ...o, backend: cpuBackend });
     const b = await finetune({ ...o, backend: gpu! });
     b.trainLoss.forEach((l, i) => expect(l).toBeCloseTo(a.trainLoss[i], 3));
+  });
+
+  it('mean pooling learns the task too; a non-finite loss stops with a clear error and leaks nothing', async () => {
+    const r = await finetuneFiles({ model: w.model, ...files(), ...hyper, pool: 'mean', backend: cpuBackend, quiet: true });
+    expect(r.accuracy).toBeGreaterThanOrEqual(0.85);
+    const live = counters.liveTensors;
+    await expect(finetuneFiles({ model: w.model, ...files(), ...hyper, lr: 1e30, epochs: 2, backend: cpuBackend, quiet: true }))
+      .rejects.toThrow(/training loss became (NaN|Infinity|-Infinity) at step \d+; lower the learning rate/);
+    expect(counters.liveTensors).toBe(live);
   });
 
   it('names an unknown label before training', async () => {
