@@ -4,7 +4,7 @@
 # (models/base). Every end task is fine-tuned on all its training examples after the domains the table
 # needs (the diagonal and the final row of the progressive matrix). Results, plots and logs go to
 # runs/main (runs/quick with --quick); the table is printed at the end.
-#   bash scripts/main.sh            the main job (13 min 14 s measured on a 2-core machine with lavapipe)
+#   bash scripts/main.sh            the main job (11 min 46 s – 13 min 34 s measured on a 2-core machine with lavapipe)
 #   bash scripts/main.sh --quick    the same pipeline with tiny budgets, a smoke test (1 min 41 s)
 # Further flags go to `das run` and override these (e.g. --seeds 3, --out DIR, --backend cpu);
 # --with-base (this script's own) also fine-tunes the base model directly, for the "vs base" columns.
