@@ -15,26 +15,29 @@ bash scripts/setup.sh
 npx tsc -p tsconfig.json
 node bin/das.js doctor >/dev/null || echo "[main] WebGPU unavailable or failing: continuing on the CPU backend" >&2
 
-common=(--model models/base --method das,ncl,one --matrix diagonal-final --no-base --ft-pool mean --ft-seq-len 64 --seq-len 64)
-if [ "${1:-}" = --quick ]; then
-  shift
-  out=runs/quick
-  preset=(--steps 4 --batch-size 8 --lr 1e-3 --importance-subset 32 --held-out 16 --ft-epochs 1 --ft-lr 2e-3 --ft-max-train 96 --ft-max-test 60)
-else
-  out=runs/main
-  preset=(--steps 30 --batch-size 16 --lr 1e-3 --importance-subset 128 --held-out 48 --ft-epochs 2 --ft-lr 2e-3 --ft-batch-size 16)
-fi
-args=()
+common=(--model models/base --method das,ncl,one --matrix diagonal-final --ft-pool mean --ft-seq-len 64 --seq-len 64)
+quick=0 base=(--no-base) out= args=()
 for a in "$@"; do
   case "$a" in
-    --with-base) common=("${common[@]/--no-base}") ;;
-    --out) out=; args+=("$a") ;;
+    --quick) quick=1 ;;                  # this script's preset, not das run's own --quick
+    --with-base) base=() ;;
+    --out) out=explicit; args+=("$a") ;;
     *) args+=("$a") ;;
   esac
 done
+if [ "$quick" = 1 ]; then
+  [ -n "$out" ] || out=runs/quick
+  preset=(--steps 4 --batch-size 8 --lr 1e-3 --importance-subset 32 --held-out 16 --ft-epochs 1 --ft-lr 2e-3 --ft-max-train 96 --ft-max-test 60)
+else
+  [ -n "$out" ] || out=runs/main
+  preset=(--steps 30 --batch-size 16 --lr 1e-3 --importance-subset 128 --held-out 48 --ft-epochs 2 --ft-lr 2e-3 --ft-batch-size 16)
+fi
+[ "$out" = explicit ] && out_flag=() || out_flag=(--out "$out")
+summary_file=$(mktemp)
+trap 'rm -f "$summary_file"' EXIT
 start=$(date +%s)
-node bin/das.js run ${common[@]} "${preset[@]}" ${out:+--out "$out"} ${args[@]+"${args[@]}"} > "${TMPDIR:-/tmp}/das-main-$$.json"
-summary=$(cat "${TMPDIR:-/tmp}/das-main-$$.json"); rm -f "${TMPDIR:-/tmp}/das-main-$$.json"
-table=$(node -e 'console.log(JSON.parse(process.argv[1]).table)' "$summary")
+node bin/das.js run "${common[@]}" ${base[@]+"${base[@]}"} "${preset[@]}" ${out_flag[@]+"${out_flag[@]}"} ${args[@]+"${args[@]}"} > "$summary_file"
+table=$(node -e 'const s = require("fs").readFileSync(process.argv[1], "utf8").trim(); if (s.startsWith("{")) console.log(JSON.parse(s).table)' "$summary_file")
+if [ -z "$table" ]; then cat "$summary_file"; exit 0; fi   # --help and the like
 cat "$table"
 echo "[main] das run took $(( $(date +%s) - start )) s; results in $(dirname "$table")"

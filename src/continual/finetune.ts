@@ -158,8 +158,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     let inflight: Pending | null = null;
     const settle = async (p: Pending | null) => {
       if (p === null) return;
-      const loss = (await p.value)[0];
-      p.loss.dispose();
+      let loss: number;
+      try { loss = (await p.value)[0]; } finally { p.loss.dispose(); }
       const { n, step: at, epoch } = p;
       if (!Number.isFinite(loss)) throw new Error(`finetune: the training loss became ${loss} at step ${at + 1}; lower the learning rate`);
       lossSums[epoch] += loss * n;
@@ -194,7 +194,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       inflight = null;
       await settle(last);
     } finally {
-      if (inflight !== null) (inflight as Pending).loss.dispose();
+      if (inflight !== null) {
+        const p = inflight as Pending;
+        p.value.catch(() => {});   // an error is already on its way; this read's fate no longer matters
+        p.loss.dispose();
+      }
     }
     const trainLoss = lossSums.map((x) => x / train.length);
     progress.done();

@@ -47,11 +47,11 @@ export function heldOutSets(general: string, domains: readonly { name: string; t
 /** Mean MLM loss per held-out set, by name. */
 export type HeldOutLosses = Record<string, number>;
 
-/** Losses of the model in `modelDir` on `sets`, cached in `file` (written atomically; reused when present). */
+/** Losses of the model in `modelDir` on `sets`, cached in `file` (written atomically; reused when it covers the same sets and chunk counts). */
 export async function heldOutLosses(modelDir: string, sets: readonly HeldOut[], file: string, backend: Backend): Promise<HeldOutLosses> {
   if (existsSync(file)) {
-    const have = JSON.parse(readFileSync(file, 'utf8')) as { losses: HeldOutLosses };
-    if (sets.every((s) => typeof have.losses[s.name] === 'number')) return have.losses;
+    const have = JSON.parse(readFileSync(file, 'utf8')) as { losses: HeldOutLosses; chunks: Record<string, number> };
+    if (sets.every((s) => typeof have.losses[s.name] === 'number' && have.chunks?.[s.name] === s.chunks)) return have.losses;
   }
   const ck = await loadCheckpoint(modelDir, backend);
   if (E.isLeft(ck)) throw ck.left;

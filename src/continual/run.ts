@@ -108,7 +108,8 @@ export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDom
 
 /** Settings that must match when an existing --out is continued (methods and seeds may be added). */
 const fingerprint = (o: RunOptions, domains: readonly SequenceDomain[]) => ({
-  sequence: o.sequence, model: o.model, domains: domains.map((d) => d.name), posttrain: o.posttrain, finetune: o.finetune,
+  sequence: o.sequence, model: o.model, domains: domains.map((d) => d.name), posttrain: o.posttrain,
+  finetune: o.finetune.pool === 'cls' ? (({ pool: _default, ...rest }) => rest)(o.finetune) : o.finetune,   // runs from before --ft-pool continue
   ...(o.matrix === 'diagonal-final' ? { matrix: o.matrix } : {}),
 });
 
@@ -155,9 +156,11 @@ function copySharedDomain(o: RunOptions, m: Method, seed: number, t: number, out
   if (other === undefined || !o.methods.includes(other) || existsSync(out)) return false;
   const src = join(seedDir(o.out, other, seed), `${t}-${domains[t].name}`);
   if (!existsSync(join(src, 'result.json')) || !existsSync(join(src, 'model', 'model.safetensors'))) return false;
-  const tmp = `${out}.copy-${process.pid}`;
+  const tmp = `${out}.copy`;   // a leftover from a crash is replaced
   rmSync(tmp, { recursive: true, force: true });
-  cpSync(src, tmp, { recursive: true, filter: (f) => !f.startsWith(join(src, 'checkpoint')) && !(f.startsWith(join(src, 'finetune')) && f !== join(src, 'finetune') && !f.endsWith(`${t}-${domains[t].name}.json`)) });
+  const checkpoint = join(src, 'checkpoint'), scores = join(src, 'finetune'), own = join(scores, `${t}-${domains[t].name}.json`);
+  const inside = (f: string, dir: string) => f === dir || f.startsWith(`${dir}/`);
+  cpSync(src, tmp, { recursive: true, filter: (f) => !inside(f, checkpoint) && (!inside(f, scores) || f === scores || f === own) });
   renameSync(tmp, out);
   return true;
 }

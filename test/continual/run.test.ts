@@ -92,6 +92,14 @@ describe('das run', () => {
     const score = (out: string, m: string) => { const { seconds: _s, model: _m, ...rest } = JSON.parse(readFileSync(join(dom(out, m, 0), 'finetune/0-farm.json'), 'utf8')) as Record<string, unknown>; return rest; };
     expect(score('one-alone', 'one')).toEqual(score('a', 'one'));
     expect(state('one-alone', 'one').counters).toEqual({ posttrain: 2, importance: 0, finetune: 2 });
+    // continuing with another --held-out size recomputes the losses (and nothing else)
+    const chunks = () => (JSON.parse(readFileSync(join(dom('one-alone', 'one', 0), 'mlm-eval.json'), 'utf8')) as { chunks: Record<string, number> }).chunks;
+    expect(chunks()).toEqual({ general: 2, farm: 2 });
+    const before = mtime(join(dom('one-alone', 'one', 0), 'model/model.safetensors'));
+    await runSequence(opts('one-alone', { methods: ['one'], baseFinetune: false, heldOut: { maxChunks: 1 } }));
+    expect(chunks()).toEqual({ general: 1, farm: 1 });
+    expect(mtime(join(dom('one-alone', 'one', 0), 'model/model.safetensors'))).toBe(before);
+    expect(existsSync(`${dom('a', 'one', 0)}.copy`)).toBe(false);
   });
 
   it('redoes nothing when run again, and only what was deleted', async () => {
