@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian (bookworm) machine: a WebGPU adapter (Mesa lavapipe >= 25
-# from bookworm-backports when none is found) and the npm dependencies. Safe to run repeatedly.
+# from bookworm-backports when none is found) and the npm dependencies (npm ci). Safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
 
-if [ ! -d node_modules/webgpu ] || [ package.json -nt node_modules/.package-lock.json ]; then
-  echo "[setup] installing npm dependencies" >&2
-  npm install --no-audit --no-fund --loglevel=error
+# npm ci installs exactly the committed package-lock.json and never rewrites it (npm install would
+# re-resolve and could edit the lock). Only when node_modules is missing, or older than the lock or
+# package.json (npm writes node_modules/.package-lock.json at the end of every install).
+stamp=node_modules/.package-lock.json
+if [ ! -d node_modules/webgpu ] || [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+  echo "[setup] installing npm dependencies (npm ci, from package-lock.json)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 have_adapter() { node --input-type=module -e "

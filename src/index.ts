@@ -1,4 +1,7 @@
 // Public API of das-webgpu: tensors, scopes, ops, autodiff, backends.
+// The declarations use WebGPU's global types (GPUDevice, GPUBuffer, …): consumers get them from the
+// @webgpu/types dependency through this directive, kept in dist/index.d.ts by preserve="true".
+/// <reference types="@webgpu/types" preserve="true" />
 export { type DType, type HostArray } from './tensor/dtype.js';
 export { type Shape, ShapeError, broadcastShapes, sizeOf } from './tensor/shape.js';
 export { Tensor, ReleasedTensorError, counters, fromArray, read, readScalar, toArray, getDefaultBackend, setDefaultBackend, alias } from './tensor/tensor.js';

@@ -10,7 +10,8 @@ import type { WebGpuBackend } from '../../src/backend/webgpu/webgpu.js';
 import type { RobertaConfig } from '../../src/nn/config.js';
 import { type HostBatch, mlmTargets, toDevice } from '../../src/nn/mlm.js';
 import type { Params } from '../../src/nn/params.js';
-import { adamwDefaults } from '../../src/optim/adamw.js';
+import { adamw, adamwDefaults } from '../../src/optim/adamw.js';
+import { type GradientTransformation, applyGradients, chain, emptyState } from '../../src/optim/transform.js';
 import { type Key, key } from '../../src/ops/random.js';
 import { type TrainState, mlmTrainStep } from '../../src/train/mlm-step.js';
 import { type ModelDims, makeBatch } from '../cases.js';
@@ -35,7 +36,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const LR = 1e-4;
 
 export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number): Promise<DasResult> {
-  const c = await load('contrastive', ['dasLoss']), sm = await load('soft-mask', ['softMaskScales', 'softMaskedAdamwStep']);
+  const c = await load('contrastive', ['dasLoss']), sm = await load('soft-mask', ['softMaskScales', 'softMask']);
   if (typeof c === 'string' || typeof sm === 'string') return { status: 'skipped', note: `DAS step: ${typeof c === 'string' ? c : sm}` };
   const own = existsSync(`${CONTINUAL}das-step.ts`) ? await load('das-step', ['dasTrainStep']) : 'none';
   // Dropout 0.1 as in DAS training: the two full contrastive views differ only by it.
@@ -51,7 +52,7 @@ export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number)
     const batch = { corrupted: toDevice(cfg, hb, gpu), original: toDevice(cfg, original, gpu) };
     const t = mlmTargets(hb, gpu);
     const [loss, g] = valueAndGrad((a: { params: Params }) => (c.dasLoss(cfg, a.params, batch, t, { importance, dropoutKey: k }) as [Tensor, unknown])[0], ['params'])({ params: s.params });
-    const [params, opt] = sm.softMaskedAdamwStep(s.params, g.params, s.opt, LR, adamwDefaults, scales, 'gradient') as [Params, TrainState['opt']];
+    const [params, [, opt]] = applyGradients(chain(sm.softMask(scales) as GradientTransformation<typeof emptyState, Params>, adamw<Params>({ ...adamwDefaults, lr: LR })), s.params, g.params, [emptyState, s.opt]);
     return [{ params, opt }, loss] as [TrainState, Tensor];
   });
   const dasStep = typeof own === 'string'
@@ -66,7 +67,7 @@ export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number)
     for (let i = 0; i < reps; i++) { td.push(await timed(das)); tm.push(await timed(mlm)); }
     const res: DasResult = {
       status: 'ok', dasStepMs: median(td), mlmStepMs: median(tm), ratio: median(td) / median(tm),
-      note: `${typeof own === 'string' ? 'dasLoss (contrastive.ts) + softMaskedAdamwStep (soft-mask.ts), composed here' : 'dasTrainStep (das-step.ts)'}; dropout 0.1 in both steps; λ, τ defaults; importance 0.5 everywhere`,
+      note: `${typeof own === 'string' ? 'dasLoss (contrastive.ts) + chain(softMask (soft-mask.ts), adamw), composed here' : 'dasTrainStep (das-step.ts)'}; dropout 0.1 in both steps; λ, τ defaults; importance 0.5 everywhere`,
     };
     const imp = await load('importance', ['computeImportance']);
     if (typeof imp === 'string') res.note += `; importance: ${imp}`;

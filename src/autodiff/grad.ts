@@ -43,6 +43,12 @@ function backward(tape: Tape, out: Tensor, seed: Tensor): Map<number, Tensor> {
 type Wrt<A> = readonly (keyof A & string)[];
 export type Grads<A, K extends keyof A> = { [P in K]: A[P] };
 type Output = Tensor | readonly [Tensor, unknown];
+/**
+ * The argument record assumed when `f`'s parameter is not annotated: the differentiated keys are
+ * tensors, any other key is unknown. `valueAndGrad(({ w }) => …, ['w'])` thus types `w` (and the
+ * gradient `g.w`) as Tensor; annotate `f`'s parameter for trees (`{ params: Params; batch: Batch }`).
+ */
+export type DefaultArgs<K extends string> = { readonly [P in K]: Tensor } & Readonly<Record<string, unknown>>;
 
 function gradTree<A extends Record<string, unknown>, K extends keyof A & string>(args: A, wrt: Wrt<A>, grads: Map<number, Tensor>): Grads<A, K> {
   const out: Record<string, unknown> = {};
@@ -63,7 +69,7 @@ function checkScalar(v: Tensor): void {
  * `valueAndGrad(f, ['params'])(args)` → [f(args), { params: ∂f/∂params }]. f returns a scalar, or
  * [scalar, aux] with `hasAux`. Only the keys in `wrt` are differentiated; work for the rest is skipped.
  */
-export function valueAndGrad<A extends Record<string, unknown>, K extends keyof A & string, O extends Output = Tensor>(
+export function valueAndGrad<K extends keyof A & string, O extends Output = Tensor, A extends Record<string, unknown> = DefaultArgs<K>>(
   f: (args: A) => O, wrt: readonly K[],
 ): (args: A) => [O, Grads<A, K>] {
   return (args) => tidy(() => {
@@ -84,7 +90,7 @@ export function valueAndGrad<A extends Record<string, unknown>, K extends keyof 
 }
 
 /** Gradient only: `grad(f, ['gates'])(args)` → { gates: ∂f/∂gates }. */
-export function grad<A extends Record<string, unknown>, K extends keyof A & string>(f: (args: A) => Output, wrt: readonly K[]): (args: A) => Grads<A, K> {
+export function grad<K extends keyof A & string, A extends Record<string, unknown> = DefaultArgs<K>>(f: (args: A) => Output, wrt: readonly K[]): (args: A) => Grads<A, K> {
   const vg = valueAndGrad(f, wrt);
   return (args) => tidy(() => vg(args)[1]);
 }
@@ -93,7 +99,7 @@ export function grad<A extends Record<string, unknown>, K extends keyof A & stri
  * `vjp(f, wrt)(args)` → [y, pullback]. The pullback maps a cotangent shaped like y to gradients for
  * the `wrt` keys; it may be called once and then releases the tape. y is any tensor (not only scalars).
  */
-export function vjp<A extends Record<string, unknown>, K extends keyof A & string>(
+export function vjp<K extends keyof A & string, A extends Record<string, unknown> = DefaultArgs<K>>(
   f: (args: A) => Tensor, wrt: readonly K[],
 ): (args: A) => [Tensor, (cotangent: Tensor) => Grads<A, K>] {
   return (args) => {

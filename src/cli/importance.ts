@@ -1,4 +1,4 @@
-// `das importance`: the raw unit importance (das-spec §4–5) of a checkpoint on a corpus, written in
+// `das importance`: the raw unit importance (docs/method.md §4–5) of a checkpoint on a corpus, written in
 // ContinualLM's layout (raw, like its before_distill0/ and after_mlm{t}/ folders).
 // `das importance accumulate`: normalises raw sets (§4.5) and takes their element-wise max (§4.6).
 import { readFile, stat } from 'node:fs/promises';
@@ -23,18 +23,18 @@ import { backendFlag, chooseBackend } from './common.js';
 import { Progress } from './progress.js';
 
 const flags: FlagSpecs = {
-  model: { kind: 'string', help: 'Hugging Face directory (config.json, model.safetensors; tokenizer files for a text corpus)' },
+  model: { kind: 'string', help: 'Hugging Face directory (config.json, model.safetensors; tokenizer files for a text corpus)', required: true },
   data: { kind: 'string', help: 'text corpus (one passage per line; chunked and MLM-masked with --seed) or .jsonl pre-tokenized examples with labels (used exactly as given)' },
-  loss: { kind: 'string', help: 'kl (KL proxy between two dropout passes: general knowledge, before domain 0) or mlm (the domain MLM loss, after training a domain)' },
-  out: { kind: 'string', help: 'output directory: head_impt.npy, intermediate_impt.npy, output_impt.npy (raw) + importance.json' },
+  loss: { kind: 'string', help: 'kl (KL proxy between two dropout passes: general knowledge, before domain 0) or mlm (the domain MLM loss, after training a domain)', required: true, choices: ['kl', 'mlm'] },
+  out: { kind: 'string', help: 'output directory: head_impt.npy, intermediate_impt.npy, output_impt.npy (raw) + importance.json', required: true },
   agg: { kind: 'string', help: `aggregation: ${AGGREGATIONS.join(' | ')} (the last reproduces ContinualLM)`, default: 'abs-per-example' },
   'kl-axis': { kind: 'string', help: 'KL softmax axis: positions (reference) or features', default: 'positions' },
   'mlm-input': { kind: 'string', help: 'MLM importance input ids: corrupted, or original (reference code)', default: 'corrupted' },
-  'batch-size': { kind: 'int', help: 'examples per batch (the reference uses 100; with abs-per-example it only changes the dropout draws)', default: 16 },
-  dropout: { kind: 'number', help: 'dropout probability for all dropout sites (default: the model config\'s); 0 turns dropout off' },
+  'batch-size': { kind: 'int', help: 'examples per batch (the reference uses 100; with abs-per-example it only changes the dropout draws)', default: 16, gt: 0 },
+  dropout: { kind: 'number', help: 'dropout probability for all dropout sites (default: the model config\'s); 0 turns dropout off', min: 0, max: 0.999999 },
   seed: { kind: 'int', help: 'seed for the subset order, MLM masking and dropout', default: 2023 },
-  subset: { kind: 'int', help: 'use the first N chunks (or .jsonl examples), das-spec §3.3', default: 10000 },
-  'seq-len': { kind: 'int', help: 'tokens per chunk of a text corpus (ignored for .jsonl)', default: 164 },
+  subset: { kind: 'int', help: 'use the first N chunks (or .jsonl examples), docs/method.md §3.3', default: 10000, gt: 0 },
+  'seq-len': { kind: 'int', help: 'tokens per chunk of a text corpus (ignored for .jsonl; default: 164, the paper\'s, or the most the model\'s positions allow)', gt: 0 },
   force: { kind: 'boolean', help: 'replace --out if it exists' },
   ...backendFlag,
   help: { kind: 'boolean', help: 'show this help' },
@@ -42,7 +42,7 @@ const flags: FlagSpecs = {
 
 const accFlags: FlagSpecs = {
   in: { kind: 'list', help: 'importance directories: raw ones (no importance.json, or normalized false) are normalised first; normalised ones are used as they are' },
-  out: { kind: 'string', help: 'output directory for the accumulated, normalised set (same layout)' },
+  out: { kind: 'string', help: 'output directory for the accumulated, normalised set (same layout)', required: true },
   model: { kind: 'string', help: 'optional Hugging Face directory whose config.json the sets must fit' },
   force: { kind: 'boolean', help: 'replace --out if it exists' },
   help: { kind: 'boolean', help: 'show this help' },
@@ -82,14 +82,11 @@ async function importanceCommand(argv: string[]): Promise<number> {
   const cmd = 'importance';
   const p = parseFlags(argv, flags, cmd);
   if (p.help) { process.stdout.write(usage(cmd, 'raw unit importance of a checkpoint (KL proxy or MLM); see also das importance accumulate', flags)); return 0; }
-  if (p._.length > 0) throw new UsageError(`das ${cmd}: unexpected argument '${p._[0]}' (subcommands: accumulate)`);
   const loss = oneOf(p, 'loss', ['kl', 'mlm'] as const, cmd);
   const aggregation = oneOf<Aggregation>(p, 'agg', AGGREGATIONS, cmd);
   const klAxis = oneOf<KlAxis>(p, 'kl-axis', ['positions', 'features'], cmd);
   const mlmInput = oneOf<MlmImportanceInput>(p, 'mlm-input', ['corrupted', 'original'], cmd);
-  for (const k of ['batch-size', 'subset', 'seq-len']) if ((p[k] as number) <= 0) throw new UsageError(`das ${cmd}: --${k} must be positive`);
   const dropoutFlag = p.dropout as number | undefined;
-  if (dropoutFlag !== undefined && !(dropoutFlag >= 0 && dropoutFlag < 1)) throw new UsageError(`das ${cmd}: --dropout must be in [0, 1), got ${dropoutFlag}`);
   const dir = required<string>(p, 'model', cmd), data = required<string>(p, 'data', cmd), out = required<string>(p, 'out', cmd);
   await refuseExisting(out, Boolean(p.force));
   const backend = await chooseBackend(p.backend, cmd);
@@ -99,11 +96,15 @@ async function importanceCommand(argv: string[]): Promise<number> {
   const cfg: RobertaConfig = dropoutFlag === undefined ? ck.right.cfg : { ...ck.right.cfg, hiddenDropout: dropoutFlag, attentionDropout: dropoutFlag };
   if (loss === 'mlm' && params.lmHead === undefined) throw new Error(`${dir} has no MLM head (lm_head.*), which --loss mlm needs`);
   const off = cfg.hiddenDropout === 0 && cfg.attentionDropout === 0;
-  if (loss === 'kl' && off) process.stderr.write('das importance: warning: with dropout off both KL passes are identical and the gradient is rounding noise (das-spec §5.3)\n');
+  if (loss === 'kl' && off) process.stderr.write('das importance: warning: with dropout off both KL passes are identical and the gradient is rounding noise (docs/method.md §5.3)\n');
   const bs = p['batch-size'] as number, subset = p.subset as number, seed = p.seed as number;
   const batches: ImportanceBatch[] = [];
   if (data.endsWith('.jsonl')) batches.push(...batchesOf(readJsonlExamples(data, { vocabSize: cfg.vocabSize }).slice(0, subset), bs, cfg.padId));
-  else for await (const b of textBatches(data, dir, cfg, { seqLen: p['seq-len'] as number, subset, batchSize: bs, seed })) batches.push(b);
+  else {
+    // default: the paper's 164 tokens, or as many as the model's positions allow
+    const seqLen = (p['seq-len'] as number | undefined) ?? Math.min(164, cfg.maxPositions - cfg.padId - 1);
+    for await (const b of textBatches(data, dir, cfg, { seqLen, subset, batchSize: bs, seed })) batches.push(b);
+  }
   const progress = new Progress(`importance ${loss}`, batches.length);
   const r = computeImportance(cfg, params, batches, {
     loss, aggregation, klAxis, mlmInput, dropoutKey: off ? undefined : splitKey(key(seed), 3)[2],
@@ -127,7 +128,6 @@ async function accumulateCommand(argv: string[]): Promise<number> {
   if (p.help) { process.stdout.write(usage(cmd, 'normalise raw importance sets and take their element-wise max (EMax)', accFlags)); return 0; }
   const inputs = (p.in as string[] | undefined) ?? [];
   if (inputs.length === 0) throw new UsageError(`das ${cmd}: --in needs at least one importance directory`);
-  if (p._.length > 0) throw new UsageError(`das ${cmd}: unexpected argument '${p._[0]}'`);
   const out = required<string>(p, 'out', cmd);
   await refuseExisting(out, Boolean(p.force));
   let dims: UnitDims | undefined;

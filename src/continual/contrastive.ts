@@ -1,4 +1,4 @@
-// DAS contrastive knowledge integration (das-spec §6.1–6.3, §12.10–13) and the training loss
+// DAS contrastive knowledge integration (docs/method.md §6.1–6.3, §12.10–13) and the training loss
 // L = L_MLM + λ·L_CKI. MLM runs on the corrupted ids; the three contrastive passes (two full, one gated
 // by the accumulated importance) run on the uncorrupted ids, as the reference code does (§6.1).
 import { stopGradient } from '../autodiff/grad.js';

@@ -1,4 +1,4 @@
-// The importance steps of the continual loop (das-spec §1, §3.3, §4.3): the raw importance of a model
+// The importance steps of the continual loop (docs/method.md §1, §3.3, §4.3): the raw importance of a model
 // on the importance subset of a domain (its first N chunks, shuffled, fresh MLM corruption), written
 // in ContinualLM's layout; and reading + accumulating prior sets into Ī_t (§4.6).
 import type { Backend } from '../backend/backend.js';

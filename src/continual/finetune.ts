@@ -1,4 +1,4 @@
-// End-task fine-tuning (das-spec §2.5, §7.2, §8): a checkpoint with a fresh classification head on
+// End-task fine-tuning (docs/method.md §2.5, §7.2, §8): a checkpoint with a fresh classification head on
 // <s> (normal std 0.02, zero biases), the MLM head dropped, no gates and no soft-mask; HF AdamW with
 // weight decay on all parameters, linear decay without warm-up, dropout on; one evaluation on the
 // test split after the last epoch: macro-F1 (scikit-learn) and accuracy.
@@ -11,9 +11,8 @@
 import type { Backend } from '../backend/backend.js';
 import { Progress } from '../cli/progress.js';
 import { permutation } from '../data/mlm-data.js';
-import { type Example, orThrow, readLabels, readTask } from '../data/validate.js';
+import { type Example, orThrow, readLabels, readTask, taskReport } from '../data/validate.js';
 import { E } from '../fp.js';
-import { loadCheckpoint } from '../io/hf-roberta.js';
 import { type Tokenizer, loadTokenizer } from '../io/tokenizer/index.js';
 import type { RobertaConfig } from '../nn/config.js';
 import { type HostBatch, toDevice } from '../nn/mlm.js';
@@ -22,13 +21,20 @@ import { type DropoutSource, type Pooling, classifierLogits, encode } from '../n
 import { HF_ADAMW } from '../ops/adamw.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { foldIn, key } from '../ops/random.js';
-import { type AdamWConfig, adamwDefaults, adamwInit, adamwStep } from '../optim/adamw.js';
+import { type AdamWConfig, adamw, adamwDefaults, adamwInit } from '../optim/adamw.js';
 import { linearSchedule } from '../optim/schedule.js';
+import { applyGradients } from '../optim/transform.js';
 import { release, tidy } from '../tensor/scope.js';
 import { type Tensor, fromArray, read } from '../tensor/tensor.js';
 import type { HostArray } from '../tensor/dtype.js';
 import { valueAndGrad } from '../autodiff/grad.js';
-import { accuracy, macroF1 } from './metrics.js';
+import { accuracy, confusionMatrix, macroF1, perClassScores } from './metrics.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/hf-roberta.js';
+import { checkOutDir, claimOutDir } from '../io/out-dir.js';
+import { tokenizerFiles } from '../train/checkpointing.js';
 
 export interface FinetuneHyper {
   epochs: number;
@@ -60,6 +66,8 @@ export interface FinetuneOptions extends FinetuneHyper {
   backend: Backend;
   quiet?: boolean;
   label?: string;
+  /** Return the fine-tuned parameters (result.kept; the caller releases them) instead of releasing them. */
+  keepModel?: boolean;
 }
 
 export interface FinetuneResult {
@@ -74,6 +82,8 @@ export interface FinetuneResult {
   trainLoss: number[];
   seconds: number;
   predictions: number[];
+  /** With keepModel: the fine-tuned model (encoder and head) and its tokenizer; the caller owns the parameters. */
+  kept?: { cfg: RobertaConfig; params: Params; tok: Tokenizer };
 }
 
 /** Token ids of an example, `<s> … </s>`, cut to seqLen keeping the final `</s>` (HF truncation). */
@@ -149,6 +159,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const adam: AdamWConfig = { ...adamwDefaults, ...HF_ADAMW, weightDecay: o.weightDecay ?? finetuneDefaults.weightDecay };
     const perEpoch = Math.ceil(train.length / o.batchSize), total = perEpoch * o.epochs;
     const schedule = linearSchedule(o.lr, total, 0);
+    const tx = adamw<Params>({ ...adam, lr: schedule });   // lr(opt.step): opt.step counts the steps taken, like `step`
     const progress = new Progress(o.label ?? 'finetune', total, 0, o.quiet);
     const t0 = Date.now();
     const lossSums = new Array<number>(o.epochs).fill(0);
@@ -179,7 +190,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
             const f = (a: { params: Params }) =>
               crossEntropy(classifierLogits(cfg, a.params.classifier!, encode(cfg, a.params, batch, { dropout: src }), src, 0, { how, mask: batch.mask }), y, { reduction: 'mean' });
             const [loss, g] = valueAndGrad(f, ['params'])({ params });
-            const [p, s] = adamwStep(params, g.params, opt, schedule(step), adam);
+            const [p, s] = applyGradients(tx, params, g.params, opt);
             return { loss, p, s };
           });
           release(params, opt);
@@ -203,18 +214,69 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const trainLoss = lossSums.map((x) => x / train.length);
     progress.done();
     const predictions = await predict(cfg, params, xTest, Math.max(o.batchSize, 32), o.backend, how);
-    return {
+    const result: FinetuneResult = {
       macroF1: macroF1(yTest, predictions), accuracy: accuracy(yTest, predictions), train: train.length, test: test.length, classes: o.labels.length,
       epochs: o.epochs, steps: total, trainLoss, seconds: (Date.now() - t0) / 1000, predictions,
     };
+    if (o.keepModel) {
+      result.kept = { cfg, params, tok: tok.right };
+      params = {} as Params;   // ownership moves to the caller
+    }
+    return result;
   } finally {
     release(params, opt);
   }
 }
 
-/** finetune() on files: labels.json and the task JSON lines (labels checked against labels.json). */
-export async function finetuneFiles(o: Omit<FinetuneOptions, 'train' | 'test' | 'labels'> & { taskTrain: string; taskTest: string; labels: string }): Promise<FinetuneResult> {
+export interface FinetuneFilesOptions extends Omit<FinetuneOptions, 'train' | 'test' | 'labels' | 'keepModel'> {
+  taskTrain: string;
+  taskTest: string;
+  labels: string;
+  /**
+   * Output directory: model/ (the fine-tuned encoder and head, a Hugging Face directory),
+   * predictions.jsonl, scores.json (per-class precision, recall, F1, support and the confusion
+   * matrix), result.json (written last: its presence means finished) and settings.json. A finished
+   * --out with the same settings returns its result; other settings are refused.
+   */
+  out?: string;
+}
+
+/** Everything that decides a fine-tuning output (recorded in settings.json). */
+export const finetuneSettings = (o: FinetuneFilesOptions) => ({
+  model: o.model, taskTrain: o.taskTrain, taskTest: o.taskTest, labels: o.labels, epochs: o.epochs, lr: o.lr, batchSize: o.batchSize, seqLen: o.seqLen,
+  seed: o.seed, weightDecay: o.weightDecay ?? finetuneDefaults.weightDecay, dropout: o.dropout ?? true, pool: o.pool ?? 'cls', maxTrain: o.maxTrain ?? null, maxTest: o.maxTest ?? null,
+});
+
+/** finetune() on files: labels.json and the task JSON lines (labels checked against labels.json); see FinetuneFilesOptions.out. */
+export async function finetuneFiles(o: FinetuneFilesOptions): Promise<FinetuneResult> {
+  checkHyper(o);
+  const settings = finetuneSettings(o);
+  const dir = o.out === undefined ? undefined : checkOutDir(o.out, settings, 'a fine-tuning run');
+  const resultFile = o.out === undefined ? '' : join(o.out, 'result.json');
+  if (dir?.same && existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, 'utf8')) as FinetuneResult;
   const labels = orThrow(readLabels(o.labels));
   const train = orThrow(readTask(o.taskTrain, labels)), test = orThrow(readTask(o.taskTest, labels));
-  return finetune({ ...o, train, test, labels });
+  const report = taskReport('task', labels, train.slice(0, o.maxTrain ?? train.length), test.slice(0, o.maxTest ?? test.length));
+  if (!o.quiet) for (const w of report.warnings) process.stderr.write(`finetune: warning: ${w}\n`);
+  const r = await finetune({ ...o, train, test, labels, keepModel: o.out !== undefined });
+  if (o.out === undefined || r.kept === undefined) return r;
+  const { kept, ...result } = r;
+  try {
+    await claimOutDir(o.out, settings);
+    await saveCheckpoint(join(o.out, 'model'), kept.cfg, kept.params, tokenizerFiles(kept.tok), { labels: JSON.stringify(labels), pool: o.pool ?? 'cls' });
+  } finally {
+    release(kept.params);
+  }
+  const testUsed = test.slice(0, o.maxTest ?? test.length);
+  const yTest = labelIds(testUsed, labels, 'test');
+  const confusion = confusionMatrix(yTest, r.predictions, labels.length);
+  const perClass = perClassScores(confusion);
+  await writeFileAtomic(join(o.out, 'predictions.jsonl'), testUsed.map((e, i) => `${JSON.stringify({ index: i, label: e.label, predicted: labels[r.predictions[i]], correct: e.label === labels[r.predictions[i]] })}\n`).join(''));
+  await writeFileAtomic(join(o.out, 'scores.json'), `${JSON.stringify({
+    macroF1: result.macroF1, accuracy: result.accuracy, labels, classCounts: report.counts,
+    perClass: Object.fromEntries(labels.map((l, c) => [l, perClass[c]])),
+    confusion: { rows: 'true label', columns: 'predicted label', labels, counts: confusion },
+  }, null, 2)}\n`);
+  await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+  return result;
 }

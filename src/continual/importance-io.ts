@@ -1,4 +1,4 @@
-// Importance sets on disk, in ContinualLM's layout (das-spec §4.4 step 5): a directory with float32
+// Importance sets on disk, in ContinualLM's layout (docs/method.md §4.4 step 5): a directory with float32
 // NumPy files head_impt.npy [L, H], intermediate_impt.npy [L, F], output_impt.npy [L, D], plus our
 // importance.json saying whether the set is raw (as ContinualLM stores it) or normalised (an EMax
 // result). A directory without importance.json (e.g. the released before_distill0/, after_mlm{t}/)

@@ -1,4 +1,4 @@
-// Unit importance (das-spec §4, §5, §12.1–12.7): gate gradients of the KL proxy or the MLM loss,
+// Unit importance (docs/method.md §4, §5, §12.1–12.7): gate gradients of the KL proxy or the MLM loss,
 // aggregated over batches into a raw importance, per-layer normalisation (§4.5) and the element-wise
 // max accumulation of normalised sets (§4.6). A set holds head [L, H], intermediate [L, F], output [L, D].
 import { grad } from '../autodiff/grad.js';
@@ -73,7 +73,7 @@ export const maskTokens = (cfg: RobertaConfig, hb: HostBatch): number => {
 /**
  * KL proxy of §5 with our §12.1–12.3 choices: the same model run twice (`z1`, `z2` = last hidden states
  * [B, T, D] of pass1 and pass2), P_i = softmax(z_i) over positions (or features), τ = 1,
- * KL_n = Σ P1 (log P1 − log P2) over example n's positions and features (pass1 is the spec's "model"
+ * KL_n = Σ P1 (log P1 − log P2) over example n's positions and features (pass1 is the "model" of docs/method.md §5
  * P_B, pass2 its "teacher" P_A). Padded positions are excluded: −10000 is added to them before a
  * positions softmax, and their per-token KL is zeroed for a features softmax. Returns Σ_n KL_n,
  * divided by B unless `perExample` (the sum of per-example losses, whose per-example gates each see only

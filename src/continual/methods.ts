@@ -1,4 +1,4 @@
-// Continual-learning methods of `das run` behind one interface (das-spec §1, §8): DAS, NCL (naive
+// Continual-learning methods of `das run` behind one interface (docs/method.md §1, §8): DAS, NCL (naive
 // continual MLM) and ONE (each domain separately from the base model). A method says where each
 // domain starts, which end tasks are evaluated after it, and what it does before the sequence
 // (prepare), for a domain (trainDomain) and after it (afterDomain). Baselines still to come fit as
@@ -78,7 +78,7 @@ export function posttrainDomain(ctx: SeedContext, t: number, from: string, out: 
     model: from, corpus: ctx.domains[t].train, out, method, importance: extra.importance, extraLoss: extra.extraLoss,
     steps: h.steps, batchSize: h.batchSize, seqLen: h.seqLen, lr: h.lr, seed: ctx.seed, warmup: h.warmup, contrastWeight: h.contrastWeight,
     referenceCompat: h.referenceCompat, softMaskTarget: h.softMaskTarget, saveEvery: h.saveEvery,
-    importanceSubset: h.importanceSubset, importanceBatchSize: h.importanceBatchSize, backend: ctx.backend, quiet: ctx.quiet,
+    importanceSubset: h.importanceSubset, importanceBatchSize: h.importanceBatchSize, backend: ctx.backend, quiet: ctx.quiet, adoptExisting: true,
     signal: ctx.signal, onStep: ctx.onStep && ((step, loss) => ctx.onStep!(t, step, loss)),
   });
 }

@@ -1,4 +1,4 @@
-// Evaluation metrics of the continual protocol (das-spec §8): accuracy, macro-F1 with scikit-learn's
+// Evaluation metrics of the continual protocol (docs/method.md §8): accuracy, macro-F1 with scikit-learn's
 // semantics, the progressive matrix A[t][k] averaged over seeds, forgetting rate (§8.3) and transfer.
 // Matrices are lower-triangular: A[t][k] is defined for k ≤ t (null elsewhere, or never filled).
 
@@ -44,6 +44,29 @@ export function macroF1(yTrue: readonly number[], yPred: readonly number[]): num
   return f.reduce((a, b) => a + b, 0) / f.length;
 }
 
+/** Confusion matrix C[true][predicted] over `classes` classes (counts). */
+export function confusionMatrix(yTrue: readonly number[], yPred: readonly number[], classes: number): number[][] {
+  checkPair(yTrue, yPred, 'confusionMatrix');
+  const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  for (let i = 0; i < yTrue.length; i++) {
+    if (!(yTrue[i] >= 0 && yTrue[i] < classes && yPred[i] >= 0 && yPred[i] < classes)) throw new Error(`confusionMatrix: label ${yTrue[i]} or prediction ${yPred[i]} outside 0..${classes - 1}`);
+    m[yTrue[i]][yPred[i]]++;
+  }
+  return m;
+}
+
+export interface ClassScore { precision: number; recall: number; f1: number; support: number; predicted: number }
+
+/** Precision, recall and F1 per class from a confusion matrix (0 where undefined: sklearn's zero_division=0). */
+export function perClassScores(confusion: readonly (readonly number[])[]): ClassScore[] {
+  return confusion.map((row, c) => {
+    const tp = row[c], support = row.reduce((a, b) => a + b, 0), predicted = confusion.reduce((a, r) => a + r[c], 0);
+    const precision = predicted === 0 ? 0 : tp / predicted, recall = support === 0 ? 0 : tp / support;
+    const f1 = support + predicted === 0 ? 0 : (2 * tp) / (support + predicted);
+    return { precision, recall, f1, support, predicted };
+  });
+}
+
 /** Micro-F1 of single-label multi-class data equals accuracy (the reference's ChemProt "MF1", §8.2). */
 export const microF1 = accuracy;
 
@@ -65,7 +88,7 @@ const entry = (a: Matrix, t: number, k: number, who: string): number => {
 };
 
 /**
- * Forgetting rate (das-spec §8.3, ContinualLM tools/forgetting_rate.py) of a T×T matrix (already
+ * Forgetting rate (docs/method.md §8.3, ContinualLM tools/forgetting_rate.py) of a T×T matrix (already
  * averaged over seeds): FR = 1/(T−1) · Σ_{k=0}^{T−2} (A[k][k] − A[T−1][k]). Positive = forgetting,
  * negative = backward transfer. Null for a single domain (no earlier task to forget).
  */

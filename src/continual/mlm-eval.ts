@@ -36,10 +36,10 @@ export function heldOut(name: string, lines: readonly string[], tok: Tokenizer, 
   return { name, batches, chunks: chunks.length };
 }
 
-/** General validation text first, then each domain's held-out lines (the 5 % post-training leaves out). */
-export function heldOutSets(general: string, domains: readonly { name: string; train: string }[], tok: Tokenizer, vocabSize: number, o: HeldOutOptions): HeldOut[] {
+/** General validation text first (when the sequence has one), then each domain's held-out lines (the 5 % post-training leaves out). */
+export function heldOutSets(general: string | undefined, domains: readonly { name: string; train: string }[], tok: Tokenizer, vocabSize: number, o: HeldOutOptions): HeldOut[] {
   return [
-    heldOut(GENERAL, orThrow(readCorpus(general)), tok, vocabSize, 0, o),
+    ...(general !== undefined ? [heldOut(GENERAL, orThrow(readCorpus(general)), tok, vocabSize, 0, o)] : []),
     ...domains.map((d, k) => heldOut(d.name, splitValid(orThrow(readCorpus(d.train)), 5).valid, tok, vocabSize, k + 1, o)),
   ];
 }

@@ -24,7 +24,7 @@ export async function readImportanceDir(dir: string, cfg: RobertaConfig, backend
   for (const kind of ['head', 'intermediate', 'output'] as const) {
     const data = set[kind].data;
     const bad = data.findIndex((v) => !(v >= 0 && v <= 1));
-    if (bad >= 0) return ioFail(`value ${data[bad]} at element ${bad} is outside [0, 1]; soft-masking needs normalised, accumulated importance (das-spec §4.5–4.6)`, { file: join(dir, IMPORTANCE_FILES[kind]) });
+    if (bad >= 0) return ioFail(`value ${data[bad]} at element ${bad} is outside [0, 1]; soft-masking needs normalised, accumulated importance (docs/method.md §4.5–4.6)`, { file: join(dir, IMPORTANCE_FILES[kind]) });
   }
   const width = { head: cfg.heads, intermediate: cfg.intermediate, output: cfg.width };
   return E.right(Array.from({ length: cfg.layers }, (_, l) => {

@@ -1,11 +1,11 @@
-// `das posttrain`: post-train one domain (das-spec §1 step 2, §6, §7.1). DAS: Ī = EMax of the prior
+// `das posttrain`: post-train one domain (docs/method.md §1 step 2, §6, §7.1). DAS: Ī = EMax of the prior
 // importance sets; every step L = L_MLM + λ·L_CKI with the previous-knowledge pass gated by Ī, then
 // soft-masked AdamW; afterwards the MLM importance of the trained model on the domain's importance
 // subset (§4.3). NCL: plain MLM steps. Linear warm-up over 10 % of the steps, then linear decay.
 // Output folder: checkpoint/ (resumable, removed when done), model/ (final), importance/ (DAS, raw),
 // log.jsonl, result.json. Finished parts are detected by their files and never recomputed.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { valueAndGrad } from '../autodiff/grad.js';
 import type { Backend } from '../backend/backend.js';
@@ -14,6 +14,7 @@ import { BatchStream, chunkCorpus, mlmCollate, splitValid, stepKey, type MlmBatc
 import { orThrow, readCorpus } from '../data/validate.js';
 import { E } from '../fp.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutDir, claimOutDir, truncateStepLog } from '../io/out-dir.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/hf-roberta.js';
 import { type Tokenizer, loadTokenizer } from '../io/tokenizer/index.js';
 import type { RobertaConfig } from '../nn/config.js';
@@ -22,8 +23,9 @@ import type { Params } from '../nn/params.js';
 import { add } from '../ops/binary.js';
 import { type Key, foldIn, key } from '../ops/random.js';
 import { HF_ADAMW } from '../ops/adamw.js';
-import { type AdamWConfig, adamwDefaults, adamwInit, adamwStep } from '../optim/adamw.js';
+import { type AdamWConfig, type AdamWState, adamw, adamwDefaults, adamwInit } from '../optim/adamw.js';
 import { linearSchedule, warmupFor } from '../optim/schedule.js';
+import { applyGradients, chain, emptyState } from '../optim/transform.js';
 import { release, tidy } from '../tensor/scope.js';
 import { type Tensor, read } from '../tensor/tensor.js';
 import { loadTrainCheckpoint, saveTrainCheckpoint, tokenizerFiles, type TrainerState } from '../train/checkpointing.js';
@@ -31,7 +33,7 @@ import type { TrainState } from '../train/mlm-step.js';
 import { type ContrastPairing, type DasBatch, contrastDefaults, dasLoss } from './contrastive.js';
 import { accumulateDirs, writeDomainImportance } from './domain-importance.js';
 import { type Aggregation, type MlmImportanceInput, toLayerGates } from './importance.js';
-import { type Importance, type SoftMaskOptions, type SoftMaskTarget, softMaskScales, softMaskedAdamwStep } from './soft-mask.js';
+import { type Importance, type SoftMaskOptions, type SoftMaskTarget, softMask, softMaskScales } from './soft-mask.js';
 
 export type PosttrainMethod = 'das' | 'ncl';
 
@@ -55,6 +57,12 @@ export const posttrainAdamw: AdamWConfig = { ...adamwDefaults, ...HF_ADAMW, weig
 
 /** An extra term of the training loss, for regularising baselines (KD, EWC, …): added to L before the backward pass. */
 export type ExtraLoss = (params: Params, batch: DasBatch, step: number) => Tensor;
+
+/** The default of every post-training setting: the one place the CLI, \`das run\` and the library read them from. */
+export const posttrainDefaults = {
+  steps: 300, batchSize: 16, seqLen: 128, lr: 1e-4, seed: 111, warmup: 0.1, softMaskTarget: 'gradient' as SoftMaskTarget,
+  saveEvery: 50, importanceSubset: 10000, importanceBatchSize: 16, dropout: true,
+} as const;
 
 export interface PosttrainOptions {
   /** Hugging Face directory to start from (weights, MLM head, tokenizer files). */
@@ -82,6 +90,11 @@ export interface PosttrainOptions {
   computeImportance?: boolean;
   dropout?: boolean;
   extraLoss?: ExtraLoss;
+  /**
+   * Continue an --out that holds output without settings.json (written before settings were
+   * recorded): \`das run\` sets it, having checked the settings of the whole run directory.
+   */
+  adoptExisting?: boolean;
   backend: Backend;
   quiet?: boolean;
   /** Checked before every step: an aborted run stops like a crash (the last periodic checkpoint stays). */
@@ -107,6 +120,15 @@ export interface PosttrainResult {
 export const posttrainPaths = (out: string) => ({
   checkpoint: join(out, 'checkpoint'), model: join(out, 'model'), importance: join(out, 'importance'),
   log: join(out, 'log.jsonl'), result: join(out, 'result.json'),
+});
+
+/** Everything that decides a post-training output (recorded in settings.json; a resumed or finished --out must match). */
+export const posttrainSettings = (o: PosttrainOptions) => ({
+  model: o.model, corpus: o.corpus, method: o.method, importance: o.importance ?? [], steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr,
+  seed: o.seed, warmup: o.warmup ?? posttrainDefaults.warmup, contrastWeight: o.contrastWeight ?? contrastDefaults.contrastWeight, referenceCompat: Boolean(o.referenceCompat),
+  softMaskTarget: o.softMaskTarget ?? posttrainDefaults.softMaskTarget, dropout: o.dropout ?? posttrainDefaults.dropout, extraLoss: o.extraLoss ? o.extraLoss.name || 'custom' : null,
+  computeImportance: o.computeImportance ?? o.method === 'das',
+  ...((o.computeImportance ?? o.method === 'das') ? { importanceSubset: o.importanceSubset ?? posttrainDefaults.importanceSubset, importanceBatchSize: o.importanceBatchSize ?? posttrainDefaults.importanceBatchSize } : {}),
 });
 
 function must<T>(r: E.Either<Error, T>): T {
@@ -156,12 +178,16 @@ function trainStep(c: StepCtx, s: TrainState, hb: MlmBatch, step: number, lr: nu
         return [extra(a.params, total), aux] as const;
       };
       const [[loss, aux], g] = valueAndGrad(f, ['params'])({ params: s.params });
-      const [params, opt] = softMaskedAdamwStep(s.params, g.params, s.opt, lr, c.opt, d.scales, o.softMaskTarget ?? 'gradient');
+      // The soft mask's place in the chain is its target: before AdamW on the gradient, after it on the whole update.
+      const adam = adamw<Params>({ ...c.opt, lr }), mask = softMask<Params>(d.scales);
+      let params: Params, opt: AdamWState<Params>;
+      if ((o.softMaskTarget ?? 'gradient') === 'update') [params, [opt]] = applyGradients(chain(adam, mask), s.params, g.params, [s.opt, emptyState]);
+      else [params, [, opt]] = applyGradients(chain(mask, adam), s.params, g.params, [emptyState, s.opt]);
       return { state: { params, opt }, loss, mlm: aux.mlm, contrast: aux.contrast };
     }
     const f = (a: { params: Params }) => extra(a.params, mlmLoss(cfg, a.params, corrupted, targets, dk ? { dropout: { key: dk } } : {}));
     const [loss, g] = valueAndGrad(f, ['params'])({ params: s.params });
-    const [params, opt] = adamwStep(s.params, g.params, s.opt, lr, c.opt);
+    const [params, opt] = applyGradients(adamw<Params>({ ...c.opt, lr }), s.params, g.params, s.opt);
     return { state: { params, opt }, loss };
   });
 }
@@ -172,8 +198,8 @@ async function train(o: PosttrainOptions, paths: ReturnType<typeof posttrainPath
   const settings = dasSettings(o.referenceCompat);
   const fingerprint = {
     model: o.model, corpus: o.corpus, method: o.method, importance: o.importance ?? [], steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr,
-    seed: o.seed, warmup: o.warmup ?? 0.1, contrastWeight: o.contrastWeight ?? contrastDefaults.contrastWeight, referenceCompat: Boolean(o.referenceCompat),
-    softMaskTarget: o.softMaskTarget ?? 'gradient', dropout: o.dropout ?? true, extraLoss: o.extraLoss ? o.extraLoss.name || 'custom' : null,
+    seed: o.seed, warmup: o.warmup ?? posttrainDefaults.warmup, contrastWeight: o.contrastWeight ?? contrastDefaults.contrastWeight, referenceCompat: Boolean(o.referenceCompat),
+    softMaskTarget: o.softMaskTarget ?? posttrainDefaults.softMaskTarget, dropout: o.dropout ?? posttrainDefaults.dropout, extraLoss: o.extraLoss ? o.extraLoss.name || 'custom' : null,
   };
   let cfg: RobertaConfig, s: TrainState, tok: Tokenizer, start = 0, resumedAt: number | null = null;
   if (existsSync(join(paths.checkpoint, 'trainer_state.json'))) {
@@ -214,9 +240,11 @@ async function train(o: PosttrainOptions, paths: ReturnType<typeof posttrainPath
       cleanup.push(importance, [...scales.values()]);
       ctx.das = { importance, scales, pairing: settings.pairing };
     }
+    await claimOutDir(o.out, posttrainSettings(o));   // inputs are valid: only now does --out appear
+    await truncateStepLog(paths.log, start);   // drop records written after the last checkpoint, before a crash
     const stream = new BatchStream(chunks.length, o.batchSize, o.seed);
-    const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup ?? 0.1));
-    const saveEvery = o.saveEvery ?? 50;
+    const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup ?? posttrainDefaults.warmup));
+    const saveEvery = o.saveEvery ?? posttrainDefaults.saveEvery;
     const progress = new Progress(`posttrain ${o.method}`, o.steps, start, o.quiet);
     const state = (step: number): TrainerState => ({ step, fingerprint, history: [] });
     const t0 = Date.now();
@@ -261,8 +289,10 @@ export async function posttrain(o: PosttrainOptions): Promise<PosttrainResult> {
   checkOptions(o);
   const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
   const paths = posttrainPaths(o.out);
-  await mkdir(o.out, { recursive: true });
-  const wantImportance = o.computeImportance ?? o.method === 'das';
+  const settings = posttrainSettings(o);
+  const dir = checkOutDir(o.out, settings, 'a post-training run', { adopt: o.adoptExisting });
+  if (dir.exists && !dir.same) await claimOutDir(o.out, settings);   // adopted (see adoptExisting)
+  const wantImportance = settings.computeImportance;
   let result: PosttrainResult = {
     method: o.method, model: paths.model, importance: wantImportance ? paths.importance : null, steps: o.steps, finalLoss: null,
     secondsPerStep: null, resumedAt: null, trained: false, importanceComputed: false, stoppedOnNaN: false,
@@ -283,10 +313,10 @@ export async function posttrain(o: PosttrainOptions): Promise<PosttrainResult> {
         tok = must(await loadTokenizer(paths.model));
       }
       const settings = dasSettings(o.referenceCompat);
-      log(`posttrain: MLM importance of ${paths.model} on the first ${o.importanceSubset ?? 10000} chunks`);
+      log(`posttrain: MLM importance of ${paths.model} on the first ${o.importanceSubset ?? posttrainDefaults.importanceSubset} chunks`);
       await writeDomainImportance(cfg!, params, domainChunks(o.corpus, tok!, o.seqLen), tok!, paths.importance, {
         loss: 'mlm', aggregation: settings.aggregation, mlmInput: settings.mlmInput, dropout: o.dropout ?? true,
-        subset: o.importanceSubset ?? 10000, batchSize: o.importanceBatchSize ?? 16, seed: o.seed + 7919, meta: { model: paths.model, data: o.corpus },
+        subset: o.importanceSubset ?? posttrainDefaults.importanceSubset, batchSize: o.importanceBatchSize ?? posttrainDefaults.importanceBatchSize, seed: o.seed + 7919, meta: { model: paths.model, data: o.corpus },
       });
       result.importanceComputed = true;
     }

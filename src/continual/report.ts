@@ -1,10 +1,15 @@
-// Results of `das run` from the files on disk (das-spec §8): per method the progressive matrices of
+// Results of `das run` from the files on disk (docs/method.md §8): per method the progressive matrices of
 // macro-F1 and accuracy averaged over seeds, the main-table numbers (final row; ONE: the diagonal),
 // averages, forgetting rate (§8.3, on the seed-averaged matrices) and transfer relative to ONE and to
-// the base model fine-tuned directly. Written as results.json and a markdown table like the paper's.
+// the base model fine-tuned directly. Written as results.json, with the run's settings, backend,
+// package version and per-phase timings (RunMeta), and as markdown tables like the paper's, each at
+// most about 120 characters wide, without columns that are empty in every row.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { SequenceDomain } from '../data/validate.js';
+import type { FinetuneHyper } from './finetune.js';
+import type { PosttrainHyper } from './methods.js';
+import type { RunOptions } from './run.js';
 import { type Matrix, averageMatrices, diagonal, forgettingRate, mean, transfer } from './metrics.js';
 import { GENERAL, readHeldOut } from './mlm-eval.js';
 
@@ -66,7 +71,57 @@ export function std(xs: readonly number[]): number {
   const m = mean(xs);
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
-export interface RunResults {
+/** What a reader of results.json needs besides the scores (written by `das run`; absent in older files). */
+export interface RunMeta {
+  /** The experiment's name: the run directory's name (plot titles use it). */
+  experiment: string;
+  /** das-webgpu's version (package.json). */
+  version: string;
+  /** The backend the run used; for WebGPU the adapter. */
+  backend: { name: string; adapter: Record<string, string> | null };
+  /** When the run directory was created (run.json), ISO 8601. */
+  created: string | null;
+  settings: RunSettings;
+  timings: RunTimings;
+}
+/** Every setting of the run (run.json's fingerprint and what may change when a run is continued). */
+export interface RunSettings {
+  sequence: string;
+  model: string;
+  domains: string[];
+  methods: string[];
+  seeds: number[];
+  matrix: 'full' | 'diagonal-final';
+  heldOut: { maxChunks: number } | null;
+  baseFinetune: boolean;
+  posttrain: PosttrainHyper;
+  finetune: Omit<FinetuneHyper, 'seed'>;
+}
+/** Seconds spent in each phase of one domain of one seed, summed over the invocations that ran it (state.json). */
+export interface DomainSeconds { posttrain: number; afterDomain: number; heldOut: number; finetune: number }
+export interface SeedSeconds { prepare: number; domains: DomainSeconds[] }
+/** One finished `das run` invocation on the directory (timings.json). */
+export interface Invocation { started: string; seconds: number; setup: number; baseFinetune: number; baseHeldOut: number }
+export const TIMINGS_FILE = 'timings.json';
+export const STATE_FILE = 'state.json';
+export const PHASES = ['setup', 'baseFinetune', 'baseHeldOut', 'prepare', 'posttrain', 'afterDomain', 'heldOut', 'finetune'] as const;
+export type Phase = (typeof PHASES)[number];
+export interface RunTimings {
+  /** Wall seconds of the finished invocations on this directory (a run may be continued), oldest first, and their sum. */
+  invocations: Invocation[];
+  seconds: number;
+  /**
+   * Seconds per phase summed over invocations, methods, seeds and domains: setup (reading and checking
+   * the inputs), base fine-tunes, base held-out MLM loss, prepare (DAS: KL-proxy importance),
+   * post-training (with its importance), afterDomain, held-out MLM loss, fine-tunes. Null where some
+   * part has no record (work done before timings were recorded).
+   */
+  phases: Record<Phase, number | null>;
+  /** Per method and seed: the seconds of each phase of each domain and the post-training seconds per step. */
+  seeds: { method: string; seed: number; prepare: number | null; domains: ({ domain: string; secondsPerStep: number | null } & { [K in keyof DomainSeconds]: number | null })[] }[];
+}
+
+export interface RunResults extends Partial<RunMeta> {
   sequence: string;
   domains: string[];
   seeds: number[];
@@ -172,8 +227,8 @@ export function heldOutSummary(out: string, method: string, domains: readonly Se
   };
 }
 
-/** Results of every method with complete scores, in the order given; transfer where ONE / base scores exist. */
-export function collectResults(out: string, sequence: string, domains: readonly SequenceDomain[], seeds: readonly number[], methods: readonly string[]): RunResults {
+/** Results of every method with complete scores, in the order given; transfer where ONE / base scores exist; `meta` after the seeds. */
+export function collectResults(out: string, sequence: string, domains: readonly SequenceDomain[], seeds: readonly number[], methods: readonly string[], meta?: RunMeta): RunResults {
   const base = baseScores(out, domains, seeds);
   const oneSummary = summarize(out, 'one', domains, seeds, true);
   const oneDiag = oneSummary ? { mf1: diagonal(oneSummary.mf1), acc: diagonal(oneSummary.acc) } : null;
@@ -189,56 +244,205 @@ export function collectResults(out: string, sequence: string, domains: readonly 
       heldOut: heldOutSummary(out, m, domains, seeds, m === 'one'),
     });
   }
-  return { sequence, domains: domains.map((d) => d.name), seeds: [...seeds], base, baseHeldOut: readHeldOut(join(out, 'base', HELD_OUT_FILE)), methods: summaries };
+  return { sequence, domains: domains.map((d) => d.name), seeds: [...seeds], ...meta, base, baseHeldOut: readHeldOut(join(out, 'base', HELD_OUT_FILE)), methods: summaries };
+}
+
+/** das-webgpu's version from its package.json (two levels above this file in src/ and in dist/). */
+export function packageVersion(): string {
+  try {
+    const v = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const readJson = <T>(file: string): T | null => {
+  try { return JSON.parse(readFileSync(file, 'utf8')) as T; } catch { return null; }
+};
+/** The finished invocations recorded in <out>/timings.json (none when it is missing). */
+export const readInvocations = (out: string): Invocation[] => readJson<{ invocations?: Invocation[] }>(join(out, TIMINGS_FILE))?.invocations ?? [];
+
+/** Settings, backend, version and timings of a run for results.json, so that its reader needs no run.json. */
+export function runMeta(o: RunOptions, domains: readonly SequenceDomain[]): RunMeta {
+  const info = (o.backend as { opened?: { info?: Record<string, string> } }).opened?.info;   // WebGPU: the adapter
+  return {
+    experiment: basename(resolve(o.out)), version: packageVersion(),
+    backend: { name: o.backend.name, adapter: info ? { ...info } : null },
+    created: readJson<{ created?: string }>(join(o.out, 'run.json'))?.created ?? null,
+    settings: {
+      sequence: o.sequence, model: o.model, domains: domains.map((d) => d.name), methods: [...o.methods], seeds: [...o.seeds], matrix: o.matrix ?? 'full',
+      heldOut: o.heldOut ?? null, baseFinetune: o.baseFinetune !== false, posttrain: o.posttrain, finetune: o.finetune,
+    },
+    timings: collectTimings(o.out, domains, o.seeds, o.methods),
+  };
+}
+
+/** Seconds of every phase from timings.json and each seed's state.json; null where nothing was recorded. */
+export function collectTimings(out: string, domains: readonly SequenceDomain[], seeds: readonly number[], methods: readonly string[]): RunTimings {
+  const invocations = readInvocations(out);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const perSeed = methods.flatMap((method) => seeds.map((seed) => {
+    const st = readJson<{ domains?: { secondsPerStep?: number | null }[]; seconds?: SeedSeconds }>(join(seedDir(out, method, seed), STATE_FILE));
+    const sec = st?.seconds;
+    return {
+      method, seed, prepare: sec?.prepare ?? null,
+      domains: domains.map((d, t) => {
+        const x = sec?.domains[t];
+        return { domain: d.name, secondsPerStep: st?.domains?.[t]?.secondsPerStep ?? null, posttrain: x?.posttrain ?? null, afterDomain: x?.afterDomain ?? null, heldOut: x?.heldOut ?? null, finetune: x?.finetune ?? null };
+      }),
+    };
+  }));
+  const sum = (xs: (number | null)[]): number | null => (xs.every((x): x is number => x !== null) ? round(xs.reduce((a, x) => a + x, 0)) : null);
+  const fromInvocations = (k: 'setup' | 'baseFinetune' | 'baseHeldOut') => (invocations.length === 0 ? null : sum(invocations.map((i) => i[k] ?? null)));
+  const fromSeeds = (k: keyof DomainSeconds) => sum(perSeed.flatMap((p) => p.domains.map((d) => d[k])));
+  return {
+    invocations, seconds: round(invocations.reduce((a, i) => a + i.seconds, 0)),
+    phases: {
+      setup: fromInvocations('setup'), baseFinetune: fromInvocations('baseFinetune'), baseHeldOut: fromInvocations('baseHeldOut'),
+      prepare: sum(perSeed.map((p) => p.prepare)), posttrain: fromSeeds('posttrain'), afterDomain: fromSeeds('afterDomain'), heldOut: fromSeeds('heldOut'), finetune: fromSeeds('finetune'),
+    },
+    seeds: perSeed,
+  };
 }
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : (100 * x).toFixed(2));
 const signed = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`);
 const DISPLAY: Record<string, string> = { das: 'DAS', ncl: 'NCL', one: 'ONE' };
 
-/** The paper-shaped table (MF1 / Acc per end task, averages, FR, transfer) and each method's matrices; scores in %. */
+/** What an empty cell shows. */
+export const EMPTY = '–';
+/** The widest a results table should be, in characters. */
+export const MAX_TABLE_WIDTH = 120;
+
+export interface Column { head: string; cells: string[] }
+/** Characters as a terminal shows them (code points). */
+const chars = (s: string): number => [...s].length;
+const columnWidth = (c: Column): number => Math.max(3, chars(c.head), ...c.cells.map(chars));
+
+/** A markdown table with padded columns: the first (the row labels) left-aligned, the others right-aligned. */
+export function markdownTable(label: Column, cols: readonly Column[]): string {
+  const all = [label, ...cols], w = all.map(columnWidth);
+  const pad = (s: string, i: number) => (i === 0 ? s + ' '.repeat(w[i] - chars(s)) : ' '.repeat(w[i] - chars(s)) + s);
+  const line = (cells: string[]) => `| ${cells.map(pad).join(' | ')} |`;
+  return [
+    line(all.map((c) => c.head)),
+    `| ${w.map((n, i) => (i === 0 ? '-'.repeat(n) : `${'-'.repeat(n - 1)}:`)).join(' | ')} |`,
+    ...label.cells.map((_, r) => line(all.map((c) => c.cells[r]))),
+  ].join('\n');
+}
+
+/**
+ * `cols` as markdown tables, each led by the label column: columns that are empty (EMPTY) in every
+ * row are left out, and the rest split, in order, into as many tables as keep each at most
+ * `maxWidth` characters wide (a single column wider than that gets a table of its own). [] when no
+ * column is left.
+ */
+export function splitTables(label: Column, cols: readonly Column[], maxWidth = MAX_TABLE_WIDTH): string[] {
+  const kept = cols.filter((c) => c.cells.some((x) => x !== EMPTY));
+  const start = 1 + columnWidth(label) + 3;
+  const groups: Column[][] = [];
+  let used = Infinity;
+  for (const c of kept) {
+    const w = columnWidth(c) + 3;
+    if (used + w > maxWidth) { groups.push([]); used = start; }
+    groups[groups.length - 1].push(c);
+    used += w;
+  }
+  return groups.map((g) => markdownTable(label, g));
+}
+
+const seconds = (x: number): string => (x >= 600 ? `${(x / 60).toFixed(1)} min` : `${x.toFixed(1)} s`);
+const PHASE_NAMES: Record<Phase, string> = {
+  setup: 'set-up', baseFinetune: 'base fine-tunes', baseHeldOut: 'base held-out loss', prepare: 'KL-proxy importance',
+  posttrain: 'post-training and importance', afterDomain: 'after-domain work', heldOut: 'held-out loss', finetune: 'fine-tunes',
+};
+const settingList = (o: object): string => Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ');
+
+/** The "Run" section: version, backend, settings and timings (from RunMeta), or null without them. */
+function runSection(r: RunResults): string | null {
+  if (!r.settings && !r.backend && !r.version && !r.timings) return null;
+  const lines: string[] = [];
+  if (r.version || r.backend) {
+    const a = r.backend?.adapter;
+    const adapter = a ? ` (${[a.vendor, a.architecture, a.device, a.description].filter((x) => x).join(', ')})` : '';
+    lines.push(`- das-webgpu ${r.version ?? '?'}, backend ${r.backend?.name ?? '?'}${adapter}${r.created ? `; run directory created ${r.created}` : ''}`);
+  }
+  const s = r.settings;
+  if (s) {
+    lines.push(`- model ${s.model}, sequence ${s.sequence}; methods ${s.methods.join(', ')}; matrix ${s.matrix}; base fine-tunes ${s.baseFinetune ? 'yes' : 'no'}; held-out MLM loss ${s.heldOut ? `${s.heldOut.maxChunks} chunks per text` : 'off'}`,
+      `- post-training: ${settingList(s.posttrain)}`, `- fine-tuning: ${settingList(s.finetune)}`);
+  }
+  const t = r.timings;
+  if (t) {
+    const n = t.invocations.length;
+    const phases = PHASES.filter((p) => t.phases[p] !== null).map((p) => `${PHASE_NAMES[p]} ${seconds(t.phases[p]!)}`);
+    lines.push(`- wall time ${n === 0 ? 'not recorded' : `${seconds(t.seconds)} (${n} invocation${n === 1 ? '' : 's'})`}${phases.length > 0 ? `; per phase, summed over methods and seeds: ${phases.join(', ')}` : ''}`);
+  }
+  return ['## Run', 'Every setting and timing is in results.json.', lines.join('\n')].join('\n\n');
+}
+
+/**
+ * The paper's numbers as tables of at most about MAX_TABLE_WIDTH characters: end-task macro-F1 and
+ * accuracy per task with their average, forgetting rate and transfer, held-out MLM loss; then each
+ * method's matrices and the run's settings and timings. Scores in %; columns empty for every row are
+ * left out.
+ */
 export function markdownReport(r: RunResults): string {
-  const head = ['Method', ...r.domains.flatMap((d) => [`${d} MF1`, `${d} Acc`]), 'Avg MF1', 'Avg Acc', 'FR MF1', 'FR Acc', 'vs ONE MF1', 'vs ONE Acc', 'vs base MF1', 'vs base Acc'];
-  const rows: string[][] = [];
+  const b = r.base, bs = b?.spread;
   const pm = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? pct(x) : `${pct(x)} ± ${(100 * sd).toFixed(2)}`);
-  if (r.base) {
-    const b = r.base, bs = b.spread;
-    rows.push(['Base (no post-training)', ...b.mf1.flatMap((m, k) => [pm(m, bs?.final.mf1[k]), pm(b.acc[k], bs?.final.acc[k])]), pm(b.average.mf1, bs?.average.mf1), pm(b.average.acc, bs?.average.acc), '–', '–', '–', '–', '–', '–']);
-  }
-  for (const m of r.methods) {
-    const sp = m.spread;
-    const spm = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? signed(x) : `${signed(x)} ± ${(100 * sd).toFixed(2)}`);
-    rows.push([
-      DISPLAY[m.method] ?? m.method, ...m.final.mf1.flatMap((x, k) => [pm(x, sp?.final.mf1[k]), pm(m.final.acc[k], sp?.final.acc[k])]), pm(m.average.mf1, sp?.average.mf1), pm(m.average.acc, sp?.average.acc),
-      spm(m.forgetting.mf1, sp?.forgetting.mf1), spm(m.forgetting.acc, sp?.forgetting.acc), spm(m.vsOne?.mf1.average, sp?.vsOne?.mf1), spm(m.vsOne?.acc.average, sp?.vsOne?.acc), signed(m.vsBase?.mf1.average), signed(m.vsBase?.acc.average),
-    ]);
-  }
-  const table = (h: string[], body: string[][]) => [`| ${h.join(' | ')} |`, `| ${h.map(() => '---').join(' | ')} |`, ...body.map((x) => `| ${x.join(' | ')} |`)].join('\n');
-  const parts = [
-    `# das run: ${r.sequence}`,
-    `Domains in order: ${r.domains.join(' → ')}. Seeds: ${r.seeds.join(', ')} (matrices averaged over seeds before FR${r.seeds.length > 1 ? '; "± x" is the standard deviation over seeds of each seed\'s own number' : ''}). Scores in %: macro-F1 (MF1) and accuracy (Acc) of each end task fine-tuned from the final model (ONE: from its own domain's model). FR = forgetting rate (das-spec §8.3; negative = backward transfer). "vs ONE" / "vs base": mean over tasks of the score minus ONE's diagonal / minus the base model fine-tuned directly.`,
-    table(head, rows),
+  const spm = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? signed(x) : `${signed(x)} ± ${(100 * sd).toFixed(2)}`);
+  const label: Column = { head: 'Method', cells: [...(b ? ['Base (no post-training)'] : []), ...r.methods.map((m) => DISPLAY[m.method] ?? m.method)] };
+  const col = (head: string, base: () => string, f: (m: MethodSummary) => string): Column => ({ head, cells: [...(b ? [base()] : []), ...r.methods.map(f)] });
+  const scores = (f: 'mf1' | 'acc') => [
+    ...r.domains.map((d, k) => col(d, () => pm(b![f][k], bs?.final[f][k]), (m) => pm(m.final[f][k], m.spread?.final[f][k]))),
+    col('Avg', () => pm(b!.average[f], bs?.average[f]), (m) => pm(m.average[f], m.spread?.average[f])),
   ];
+  const none = () => EMPTY;
+  const transfer = [
+    col('FR MF1', none, (m) => spm(m.forgetting.mf1, m.spread?.forgetting.mf1)), col('FR Acc', none, (m) => spm(m.forgetting.acc, m.spread?.forgetting.acc)),
+    col('vs ONE MF1', none, (m) => spm(m.vsOne?.mf1.average, m.spread?.vsOne?.mf1)), col('vs ONE Acc', none, (m) => spm(m.vsOne?.acc.average, m.spread?.vsOne?.acc)),
+    col('vs base MF1', none, (m) => signed(m.vsBase?.mf1.average)), col('vs base Acc', none, (m) => signed(m.vsBase?.acc.average)),
+  ];
+  const shown = (head: string) => transfer.some((c) => c.head.startsWith(head) && c.cells.some((x) => x !== EMPTY));
+  const parts = [
+    `# das run: ${r.experiment ?? r.sequence}`,
+    `Domains in order: ${r.domains.join(' → ')}${r.experiment ? ` (${r.sequence})` : ''}. Seeds: ${r.seeds.join(', ')} (matrices averaged over seeds before FR${r.seeds.length > 1 ? '; "± x" is the standard deviation over seeds of each seed\'s own number' : ''}). Scores in %: macro-F1 (MF1) and accuracy (Acc) of each end task fine-tuned from the final model (ONE: from its own domain's model); Avg: their mean over the tasks.`,
+    '## End tasks: macro-F1 (%)', ...splitTables(label, scores('mf1')),
+    '## End tasks: accuracy (%)', ...splitTables(label, scores('acc')),
+  ];
+  const tt = splitTables(label, transfer);
+  if (tt.length > 0) {
+    const notes = [
+      ...(shown('FR') ? ['FR = forgetting rate (docs/method.md §8.3; negative = backward transfer).'] : []),
+      ...(shown('vs ONE') ? ['"vs ONE": mean over tasks of the score minus ONE\'s diagonal.'] : []),
+      ...(shown('vs base') ? ['"vs base": mean over tasks of the score minus the base model fine-tuned directly.'] : ['No "vs base" columns: the base model was not fine-tuned directly (--no-base).']),
+    ];
+    parts.push('## Forgetting and transfer (percentage points)', notes.join(' '), ...tt);
+  }
   const held = r.methods.filter((m) => m.heldOut !== null);
   if (held.length > 0) {
-    const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
+    const f3 = (x: number | null | undefined) => (x === null || x === undefined ? EMPTY : x.toFixed(3));
     const sd3 = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? f3(x) : `${f3(x)} ± ${sd.toFixed(3)}`);
-    const b = r.baseHeldOut;
-    const hrows: string[][] = [];
-    if (b) hrows.push(['Base (no post-training)', ...r.domains.map((d) => f3(b[d])), f3(mean(r.domains.map((d) => b[d] ?? NaN))), f3(b[GENERAL]), '–']);
-    for (const m of held) {
-      const h = m.heldOut!;
-      hrows.push([DISPLAY[m.method] ?? m.method, ...h.final.map(f3), sd3(h.average, h.spread?.average), f3(h.general[h.general.length - 1]), sd3(h.forgetting === null ? null : h.forgetting, h.spread?.forgetting)]);
-    }
+    const hb = r.baseHeldOut;
+    const hlabel: Column = { head: 'Method', cells: [...(hb ? ['Base (no post-training)'] : []), ...held.map((m) => DISPLAY[m.method] ?? m.method)] };
+    const hcol = (head: string, base: (x: Record<string, number>) => string, f: (h: HeldOutSummary) => string): Column => ({ head, cells: [...(hb ? [base(hb)] : []), ...held.map((m) => f(m.heldOut!))] });
     parts.push(
       '## Held-out MLM loss (lower is better)',
       `Masked-LM loss on each domain's held-out text (the 5 % of its lines post-training leaves out) with the final model (ONE: its own domain's model), on the general corpus's validation text (after the last domain; ONE: after its last domain), and the MLM forgetting: mean over earlier domains of the loss after the last domain minus the loss right after that domain (positive = forgetting). Fixed masking, no fine-tuning: these numbers carry no end-task noise.`,
-      table(['Method', ...r.domains, 'Avg', GENERAL, 'MLM forgetting'], hrows),
+      ...splitTables(hlabel, [
+        ...r.domains.map((d, k) => hcol(d, (x) => f3(x[d]), (h) => f3(h.final[k]))),
+        hcol('Avg', (x) => f3(mean(r.domains.map((d) => x[d] ?? NaN))), (h) => sd3(h.average, h.spread?.average)),
+        hcol(GENERAL, (x) => f3(x[GENERAL]), (h) => f3(h.general[h.general.length - 1])),
+        hcol('MLM forgetting', none, (h) => sd3(h.forgetting === null ? null : h.forgetting, h.spread?.forgetting)),
+      ]),
     );
   }
   for (const m of r.methods) {
-    const matrix = (a: Matrix) => table(['after \\ task', ...r.domains], a.map((row, t) => [r.domains[t], ...row.map((x) => pct(x))]));
+    const matrix = (a: Matrix) => markdownTable({ head: 'after \\ task', cells: r.domains }, r.domains.map((d, k) => ({ head: d, cells: a.map((row) => pct(row[k])) })));
     parts.push(`## ${DISPLAY[m.method] ?? m.method}: progressive matrix A[t][k] (rows: after post-training domain t)`, `MF1\n\n${matrix(m.mf1)}`, `Acc\n\n${matrix(m.acc)}`);
   }
+  const run = runSection(r);
+  if (run !== null) parts.push(run);
   return `${parts.join('\n\n')}\n`;
 }

@@ -1,4 +1,4 @@
-// `das run`: a whole domain sequence for one or more methods and seeds (das-spec §1, §8). Per method
+// `das run`: a whole domain sequence for one or more methods and seeds (docs/method.md §1, §8). Per method
 // and seed: prepare (DAS: KL-proxy importance of the base model), then per domain t: post-train,
 // afterDomain, and fine-tune the model after domain t on the end tasks the method evaluates (the
 // progressive matrix). The base model is also fine-tuned directly on every end task (transfer).
@@ -10,17 +10,20 @@
 //   <method>/seed-<s>/<t>-<domain>/finetune/<k>-<domain>.json
 //   <method>/seed-<s>/<t>-<domain>/mlm-eval.json, base/mlm-eval.json   held-out MLM losses (--held-out)
 //   <method>/seed-<s>/state.json               progress, timings and counters of work done
-//   results.json, results.md, log.txt, plots/*.svg (loss curves, DAS importance, progressive matrices)
+//   timings.json                               wall time and base-model phases of each finished invocation
+//   results.json, results.md, log.txt, plots/*.svg (loss curves, DAS importance, progressive matrices, held-out MLM loss)
+//   results.json also holds the settings, backend, version and per-phase timings (report.ts RunMeta)
 // Every step is recognised as finished by its output files (written atomically), so an interrupted
 // run continues where it stopped and never redoes a finished domain.
-import { appendFileSync, cpSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { chunkCorpus, splitValid } from '../data/mlm-data.js';
-import { type Example, type SequenceDomain, orThrow, readCorpus, readLabels, readSequence, readTask } from '../data/validate.js';
+import { type Example, type SequenceDomain, type TaskReport, orThrow, readCorpus, readLabels, readSequence, readTask, taskReport } from '../data/validate.js';
 import { E } from '../fp.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { SettingsMismatch, settingsDiff } from '../io/out-dir.js';
 import { loadCheckpoint } from '../io/hf-roberta.js';
 import { loadTokenizer } from '../io/tokenizer/index.js';
 import { release } from '../tensor/scope.js';
@@ -28,7 +31,7 @@ import { type FinetuneHyper, finetune } from './finetune.js';
 import { type Counters, METHODS, type Method, type PosttrainHyper, type SeedContext, domainDir, methodNames } from './methods.js';
 import { GENERAL, type HeldOut, heldOutLosses, heldOutSets } from './mlm-eval.js';
 import { writePlots } from './plots.js';
-import { HELD_OUT_FILE, type RunResults, baseFile, collectResults, finetuneFile, markdownReport, seedDir } from './report.js';
+import { HELD_OUT_FILE, type Invocation, type RunResults, type SeedSeconds, TIMINGS_FILE, baseFile, collectResults, finetuneFile, markdownReport, readInvocations, runMeta, seedDir } from './report.js';
 
 /** The fine-tuning seeds of the reference (§7.2); `--seeds N` takes the first N. */
 export const REFERENCE_SEEDS = [2021, 111, 222, 333, 444, 555, 666, 777, 888, 999] as const;
@@ -44,7 +47,7 @@ export interface RunOptions {
   domains?: number;
   /**
    * Which cells of the progressive matrix to fine-tune: 'full' (every seen task after every domain,
-   * spec §8.1) or 'diagonal-final' (A[k][k] and the final row only: all that the final table, the
+   * docs/method.md §8.1) or 'diagonal-final' (A[k][k] and the final row only: all that the final table, the
    * forgetting rate and transfer need, at about 30 % fewer fine-tunes for 4 domains).
    */
   matrix?: 'full' | 'diagonal-final';
@@ -73,16 +76,19 @@ export interface SeedState {
   domains: { name: string; posttrained: boolean; secondsPerStep: number | null; evaluated: number[] }[];
   counters: Counters;
   done: boolean;
+  /** Seconds spent per phase, summed over invocations; absent in runs begun before it was recorded. */
+  seconds?: SeedSeconds;
 }
 
 /** Reads and checks everything before any training: sequence, corpora, tasks, labels, base model. */
-export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDomain[]; tasks: Task[]; heldOut: HeldOut[] }> {
+export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDomain[]; tasks: Task[]; heldOut: HeldOut[]; reports: TaskReport[] }> {
   const unknown = o.methods.filter((m) => !(m in METHODS));
   if (o.methods.length === 0 || unknown.length > 0) throw new Error(`unknown method '${unknown[0] ?? ''}' (choose from ${methodNames.join(', ')})`);
   if (new Set(o.methods).size !== o.methods.length) throw new Error(`method list repeats a method: ${o.methods.join(',')}`);
   if (o.seeds.length === 0 || new Set(o.seeds).size !== o.seeds.length || !o.seeds.every(Number.isSafeInteger)) throw new Error(`seeds must be distinct integers, got ${o.seeds.join(',')}`);
   const seq = orThrow(readSequence(o.sequence));
   if (o.domains !== undefined && !(Number.isSafeInteger(o.domains) && o.domains >= 1)) throw new Error(`--domains must be a positive integer, got ${o.domains}`);
+  if (o.domains !== undefined && o.domains > seq.domains.length) throw new Error(`--domains ${o.domains}: ${o.sequence} has only ${seq.domains.length} domain${seq.domains.length === 1 ? '' : 's'}`);
   const domains = seq.domains.slice(0, o.domains ?? seq.domains.length);
   const ck = await loadCheckpoint(o.model, o.backend);
   if (E.isLeft(ck)) throw new Error(`base model: ${ck.left.message}`);
@@ -94,16 +100,21 @@ export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDom
   if (E.isLeft(tok)) throw new Error(`base model: ${tok.left.message}`);
   if (tok.right.vocabSize !== cfg.vocabSize) throw new Error(`${o.model}: the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);
   if (o.posttrain.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.posttrain.seqLen} needs ${o.posttrain.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
+  const reports: TaskReport[] = [];
   const tasks = domains.map((d) => {
     const lines = orThrow(readCorpus(d.train));
     const chunks = chunkCorpus(splitValid(lines, 5).train, tok.right, { seqLen: o.posttrain.seqLen }).length;
     if (chunks < o.posttrain.batchSize) throw new Error(`domain ${d.name}: ${d.train} gives ${chunks} chunks of ${o.posttrain.seqLen} tokens, fewer than one batch of ${o.posttrain.batchSize}`);
     const labels = orThrow(readLabels(d.labels));
-    return { labels, train: orThrow(readTask(d.taskTrain, labels)), test: orThrow(readTask(d.taskTest, labels)) };
+    const task = { labels, train: orThrow(readTask(d.taskTrain, labels)), test: orThrow(readTask(d.taskTest, labels)) };
+    const used = { train: task.train.slice(0, o.finetune.maxTrain ?? task.train.length), test: task.test.slice(0, o.finetune.maxTest ?? task.test.length) };
+    reports.push(taskReport(d.name, labels, used.train, used.test, lines));
+    return task;
   });
+  if (o.heldOut && seq.general?.valid === undefined) throw new Error(`--held-out needs held-out general text: ${o.sequence} has no "general": { "valid": … } (or use --held-out 0)`);
   if (o.heldOut && domains.some((d) => d.name === GENERAL)) throw new Error(`a domain is named "${GENERAL}", the held-out general text's name; rename it`);
-  const heldOut = o.heldOut ? heldOutSets(seq.general.valid, domains, tok.right, cfg.vocabSize, { seqLen: o.posttrain.seqLen, batchSize: 16, maxChunks: o.heldOut.maxChunks }) : [];
-  return { domains, tasks, heldOut };
+  const heldOut = o.heldOut ? heldOutSets(seq.general?.valid, domains, tok.right, cfg.vocabSize, { seqLen: o.posttrain.seqLen, batchSize: 16, maxChunks: o.heldOut.maxChunks }) : [];
+  return { domains, tasks, heldOut, reports };
 }
 
 /** Settings that must match when an existing --out is continued (methods and seeds may be added). */
@@ -113,18 +124,22 @@ const fingerprint = (o: RunOptions, domains: readonly SequenceDomain[]) => ({
   ...(o.matrix === 'diagonal-final' ? { matrix: o.matrix } : {}),
 });
 
-async function checkFingerprint(o: RunOptions, domains: readonly SequenceDomain[]): Promise<void> {
+/** Checks (or records) run.json; returns whether the run directory existed (a resumed run). */
+async function checkFingerprint(o: RunOptions, domains: readonly SequenceDomain[]): Promise<boolean> {
   const file = join(o.out, 'run.json');
   const want = fingerprint(o, domains);
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`--out ${o.out} is a file, not a directory`);
+  if (existsSync(o.out) && !existsSync(file) && readdirSync(o.out).length > 0) {
+    throw new Error(`${o.out} already holds files but no run.json, so it is not a run directory whose settings can be checked; use another --out`);
+  }
   if (existsSync(file)) {
     const have = (JSON.parse(readFileSync(file, 'utf8')) as { fingerprint: unknown }).fingerprint;
-    if (JSON.stringify(have) !== JSON.stringify(want)) {
-      throw new Error(`${o.out} holds a run with other settings (${JSON.stringify(have)}); use another --out, or the same settings to continue it`);
-    }
-    return;
+    if (JSON.stringify(have) !== JSON.stringify(want)) throw new SettingsMismatch(o.out, settingsDiff(have, want), 'a run');
+    return true;
   }
   await mkdir(o.out, { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify({ fingerprint: want, created: new Date().toISOString() }, null, 2)}\n`);
+  return false;
 }
 
 async function writeJson(file: string, v: unknown): Promise<void> {
@@ -134,7 +149,16 @@ async function writeJson(file: string, v: unknown): Promise<void> {
 
 function loadState(file: string, method: string, seed: number, domains: readonly SequenceDomain[]): SeedState {
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SeedState;
-  return { method, seed, domains: domains.map((d) => ({ name: d.name, posttrained: false, secondsPerStep: null, evaluated: [] })), counters: { posttrain: 0, importance: 0, finetune: 0 }, done: false };
+  return {
+    method, seed, domains: domains.map((d) => ({ name: d.name, posttrained: false, secondsPerStep: null, evaluated: [] })), counters: { posttrain: 0, importance: 0, finetune: 0 }, done: false,
+    seconds: { prepare: 0, domains: domains.map(() => ({ posttrain: 0, afterDomain: 0, heldOut: 0, finetune: 0 })) },
+  };
+}
+
+/** Runs f, adding the seconds it takes to rec[key] (no record: nothing). */
+async function timed<K extends string, T>(rec: Record<K, number> | undefined, key: K, f: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try { return await f(); } finally { if (rec) rec[key] = (Math.round((rec[key] ?? 0) * 1000) + Date.now() - t0) / 1000; }
 }
 
 /** Fine-tunes `model` on task k unless its score file exists; returns whether it ran. */
@@ -165,7 +189,49 @@ function copySharedDomain(o: RunOptions, m: Method, seed: number, t: number, out
   return true;
 }
 
-async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly SequenceDomain[], tasks: readonly Task[], heldOut: readonly HeldOut[], log: (s: string) => void): Promise<SeedState> {
+/**
+ * Run-wide progress: every post-trained domain and every fine-tune is a stage. After each stage that
+ * did work it logs `stage i/N … about M min left`, the estimate from this invocation's measured
+ * seconds per post-training and per fine-tune (stages found finished count at once).
+ */
+class RunProgress {
+  private done = 0;
+  private readonly left: Record<StageKind, number>;
+  private readonly spent: Record<StageKind, { n: number; seconds: number }> = { posttrain: { n: 0, seconds: 0 }, finetune: { n: 0, seconds: 0 } };
+  constructor(private readonly total: Record<StageKind, number>, private readonly log: (s: string) => void) { this.left = { ...total }; }
+
+  get all(): number { return this.total.posttrain + this.total.finetune; }
+
+  /** Runs a stage: `fn` says whether it did work (false: found finished). */
+  async stage(kind: StageKind, label: string, fn: () => Promise<boolean>): Promise<boolean> {
+    const t0 = Date.now();
+    const ran = await fn();
+    this.done++;
+    this.left[kind]--;
+    if (!ran) return false;
+    this.spent[kind].n++;
+    this.spent[kind].seconds += (Date.now() - t0) / 1000;
+    this.log(`stage ${this.done}/${this.all} (${label}) done; ${this.eta()}`);
+    return true;
+  }
+
+  private eta(): string {
+    const avg = (k: StageKind) => (this.spent[k].n > 0 ? this.spent[k].seconds / this.spent[k].n : undefined);
+    const known = (['posttrain', 'finetune'] as const).filter((k) => this.left[k] > 0);
+    if (known.length === 0) return 'all stages done';
+    if (known.some((k) => avg(k) === undefined)) return `${this.all - this.done} stages left`;
+    const s = known.reduce((a, k) => a + this.left[k] * avg(k)!, 0);
+    return `about ${s < 90 ? `${Math.max(1, Math.round(s))} s` : `${Math.round(s / 60)} min`} left`;
+  }
+}
+
+type StageKind = 'posttrain' | 'finetune';
+
+/** Fine-tunes taken after domain t under --matrix. */
+const cellsAfter = (o: RunOptions, m: Method, t: number, domains: number): number[] =>
+  m.evaluates(t).filter((k) => o.matrix !== 'diagonal-final' || k === t || t === domains - 1);
+
+async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly SequenceDomain[], tasks: readonly Task[], heldOut: readonly HeldOut[], log: (s: string) => void, progress: RunProgress): Promise<SeedState> {
   const dir = seedDir(o.out, m.name, seed);
   await mkdir(dir, { recursive: true });
   const stateFile = join(dir, 'state.json');
@@ -175,26 +241,32 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
     onStep: o.onStep && ((domain, step, loss) => o.onStep!({ method: m.name, seed, domain, step, loss })),
   };
   const save = () => writeJson(stateFile, state);
-  await m.prepare(ctx);
+  const where = (t: number) => `${m.name} seed ${seed} ${domains[t].name}`;
+  await timed(state.seconds, 'prepare', () => m.prepare(ctx));
   await save();
   for (let t = 0; t < domains.length; t++) {
-    const out = domainDir(ctx, t);
-    if (copySharedDomain(o, m, seed, t, out, domains)) log(`${m.name} seed ${seed}: domain ${t + 1} (${domains[t].name}) is ${m.sameDomainAs!(t)}'s, copied`);
-    const r = await m.trainDomain(ctx, t, m.startsFrom(ctx, t), out);
+    const out = domainDir(ctx, t), sec = state.seconds?.domains[t];
+    let r!: Awaited<ReturnType<Method['trainDomain']>>;
+    await progress.stage('posttrain', `${where(t)}: post-training`, async () => {
+      const copied = copySharedDomain(o, m, seed, t, out, domains);
+      if (copied) log(`${m.name} seed ${seed}: domain ${t + 1} (${domains[t].name}) is ${m.sameDomainAs!(t)}'s, copied`);
+      r = await timed(sec, 'posttrain', () => m.trainDomain(ctx, t, m.startsFrom(ctx, t), out));
+      return copied || r.trained || r.importanceComputed;
+    });
     if (r.stoppedOnNaN) throw new Error(`${m.name} seed ${seed}, domain ${domains[t].name}: the loss became non-finite; the last good checkpoint is kept under ${out} (lower --lr, use a new --out)`);
     if (r.trained) state.counters.posttrain++;
     if (r.importanceComputed) state.counters.importance++;
     state.domains[t].posttrained = true;
     state.domains[t].secondsPerStep = r.secondsPerStep ?? state.domains[t].secondsPerStep;
     await save();
-    await m.afterDomain(ctx, t, out);
+    await timed(sec, 'afterDomain', () => m.afterDomain(ctx, t, out));
     if (heldOut.length > 0) {
       const seen = new Set([GENERAL, ...m.evaluates(t).map((k) => domains[k].name)]);
-      await heldOutLosses(join(out, 'model'), heldOut.filter((h) => seen.has(h.name)), join(out, HELD_OUT_FILE), o.backend);
+      await timed(sec, 'heldOut', () => heldOutLosses(join(out, 'model'), heldOut.filter((h) => seen.has(h.name)), join(out, HELD_OUT_FILE), o.backend));
     }
-    const wanted = (k: number) => o.matrix !== 'diagonal-final' || k === t || t === domains.length - 1;
-    for (const k of m.evaluates(t).filter(wanted)) {
-      const ran = await scoreTask(o, join(out, 'model'), tasks[k], seed, finetuneFile(dir, domains, t, k), `${m.name} ${domains[t].name}→${domains[k].name}`);
+    for (const k of cellsAfter(o, m, t, domains.length)) {
+      const label = `${m.name} ${domains[t].name}→${domains[k].name}`;
+      const ran = await progress.stage('finetune', `${label}, seed ${seed}: fine-tuning`, () => timed(sec, 'finetune', () => scoreTask(o, join(out, 'model'), tasks[k], seed, finetuneFile(dir, domains, t, k), label)));
       if (ran) state.counters.finetune++;
       if (!state.domains[t].evaluated.includes(k)) state.domains[t].evaluated.push(k);
       await save();
@@ -211,23 +283,36 @@ export interface RunSummary { results: RunResults; states: SeedState[]; baseFine
 /** Runs (or continues) the whole sequence; writes results.json and results.md under o.out. */
 export async function runSequence(o: RunOptions): Promise<RunSummary> {
   const t0 = Date.now();
-  const { domains, tasks, heldOut } = await validateRun(o);
-  await checkFingerprint(o, domains);
+  const { domains, tasks, heldOut, reports } = await validateRun(o);
+  const resumed = await checkFingerprint(o, domains);
+  const time: Invocation = { started: new Date(t0).toISOString(), seconds: 0, setup: (Date.now() - t0) / 1000, baseFinetune: 0, baseHeldOut: 0 };
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(`${s}\n`);
     appendFileSync(join(o.out, 'log.txt'), `${new Date().toISOString()} ${s}\n`);
   };
-  log(`das run: methods ${o.methods.join(', ')}; seeds ${o.seeds.join(', ')}; domains ${domains.map((d) => d.name).join(' → ')}`);
+  const baseSeeds = o.baseFinetune === false ? [] : o.seeds;
+  const total = {
+    posttrain: o.methods.length * o.seeds.length * domains.length,
+    finetune: baseSeeds.length * domains.length + o.methods.reduce((a, name) => a + o.seeds.length * domains.reduce((b, _d, t) => b + cellsAfter(o, METHODS[name], t, domains.length).length, 0), 0),
+  };
+  const progress = new RunProgress(total, log);
+  log(`das run${resumed ? ' (resumed: finished stages are kept, not redone)' : ''}: methods ${o.methods.join(', ')}; seeds ${o.seeds.join(', ')}; domains ${domains.map((d) => d.name).join(' → ')}; ${progress.all} stages (${total.posttrain} post-trainings, ${total.finetune} fine-tunes)`);
+  for (const r of reports) {
+    const show = (c: Record<string, number>) => Object.entries(c).map(([l, n]) => `${l} ${n}`).join(', ');
+    log(`task ${r.name}: train ${show(r.counts.train)}; test ${show(r.counts.test)}`);
+    for (const w of r.warnings) log(`warning: ${w}`);
+  }
   let baseFinetunes = 0;
-  for (const seed of o.baseFinetune === false ? [] : o.seeds) {
+  for (const seed of baseSeeds) {
     for (let k = 0; k < domains.length; k++) {
-      if (await scoreTask(o, o.model, tasks[k], seed, baseFile(o.out, seed, domains, k), `base →${domains[k].name}`)) baseFinetunes++;
+      if (await progress.stage('finetune', `base→${domains[k].name}, seed ${seed}: fine-tuning`, () => timed(time, 'baseFinetune', () => scoreTask(o, o.model, tasks[k], seed, baseFile(o.out, seed, domains, k), `base →${domains[k].name}`)))) baseFinetunes++;
     }
   }
-  if (heldOut.length > 0) await heldOutLosses(o.model, heldOut, join(o.out, 'base', HELD_OUT_FILE), o.backend);
+  if (heldOut.length > 0) await timed(time, 'baseHeldOut', () => heldOutLosses(o.model, heldOut, join(o.out, 'base', HELD_OUT_FILE), o.backend));
   const states: SeedState[] = [];
-  for (const name of o.methods) for (const seed of o.seeds) states.push(await runSeed(o, METHODS[name], seed, domains, tasks, heldOut, log));
-  const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods);
+  for (const name of o.methods) for (const seed of o.seeds) states.push(await runSeed(o, METHODS[name], seed, domains, tasks, heldOut, log, progress));
+  await writeJson(join(o.out, TIMINGS_FILE), { invocations: [...readInvocations(o.out), { ...time, seconds: (Date.now() - t0) / 1000 }] });
+  const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods, runMeta(o, domains));
   await writeJson(join(o.out, 'results.json'), results);
   await writeFileAtomic(join(o.out, 'results.md'), markdownReport(results));
   const plots = await writePlots(o.out);

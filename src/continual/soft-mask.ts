@@ -1,4 +1,4 @@
-// DAS soft-masking (das-spec §6.5–6.7, §12.8/9/15/16): each unit's parameters learn at (1 − importance).
+// DAS soft-masking (docs/method.md §6.5–6.7, §12.8/9/15/16): each unit's parameters learn at (1 − importance).
 // Scales are explicit tensors per parameter path whose rank equals the parameter's: [out, 1] scales rows,
 // [1, in] scales columns, [out] scales a bias. Nothing is left to implicit broadcasting.
 import type { RobertaConfig } from '../nn/config.js';
@@ -6,7 +6,7 @@ import type { Gates } from '../nn/params.js';
 import { mul, scalarOp } from '../ops/binary.js';
 import { repeatEach, slice } from '../ops/movement.js';
 import { reshape } from '../ops/reshape.js';
-import { type AdamWConfig, type AdamWState, adamwStep } from '../optim/adamw.js';
+import { type EmptyState, type GradientTransformation, emptyState } from '../optim/transform.js';
 import { tidy } from '../tensor/scope.js';
 import { ShapeError, fmt, sameShape } from '../tensor/shape.js';
 import { type Tensor, alias } from '../tensor/tensor.js';
@@ -25,7 +25,8 @@ export interface SoftMaskOptions {
 }
 
 /** What the scales multiply: the gradient before AdamW (paper and code), or AdamW's whole update (experimental, §12.15). */
-export type SoftMaskTarget = 'gradient' | 'update';
+export const SOFT_MASK_TARGETS = ['gradient', 'update'] as const;
+export type SoftMaskTarget = (typeof SOFT_MASK_TARGETS)[number];
 
 export const paperAxes = { headMaskQKVAxis: 'out', maskAttnOutBias: false } as const satisfies SoftMaskOptions;
 export const referenceAxes = { headMaskQKVAxis: 'in', maskAttnOutBias: true } as const satisfies SoftMaskOptions;
@@ -59,7 +60,7 @@ export function checkImportance(impt: Importance, cfg: RobertaConfig, who = 'imp
 }
 
 /**
- * Per-parameter gradient scales from importance (das-spec §6.6). Per layer l, with η = 1 − Ī_head[l]
+ * Per-parameter gradient scales from importance (docs/method.md §6.6). Per layer l, with η = 1 − Ī_head[l]
  * expanded to features (f → head f // Dh), ι = 1 − Ī_int[l] [F], ω = 1 − Ī_out[l] [D]:
  *   query/key/value.weight [D, D]: rows × η ('out', paper) or columns × η ('in', reference); biases × η;
  *   attnOut.weight [D, D]: columns × η; attnOut.bias × η only with maskAttnOutBias;
@@ -110,7 +111,7 @@ export function checkScales<P>(tree: P, scales: ReadonlyMap<string, Tensor>): vo
 }
 
 /**
- * Soft-masked gradients: g ⊙ scale where a scale exists, a fresh handle on g elsewhere (das-spec §6.5).
+ * Soft-masked gradients: g ⊙ scale where a scale exists, a fresh handle on g elsewhere (docs/method.md §6.5).
  * Apply once per optimizer step, after accumulating micro-batches (§12.16: per-backward masking compounds).
  */
 export function applySoftMask<P>(grads: P, scales: ReadonlyMap<string, Tensor>): P {
@@ -122,14 +123,15 @@ export function applySoftMask<P>(grads: P, scales: ReadonlyMap<string, Tensor>):
 }
 
 /**
- * One AdamW step with the soft-mask on `target`: 'gradient' masks the gradient first (paper and code;
- * AdamW largely cancels a constant scale, §6.7), 'update' scales AdamW's parameter change instead.
+ * Soft-masking as a gradient transformation (stateless): multiplies each parameter's updates by its scale
+ * (parameters without one pass through). Its place in the chain is the soft-mask target:
+ *   chain(softMask(scales), adamw(…))  masks the gradient (paper and code; AdamW largely cancels a constant scale, §6.7);
+ *   chain(adamw(…), softMask(scales))  scales AdamW's whole parameter change, weight decay included (experimental, §12.15).
+ * The scales are checked against the tree at init and on every update; the caller keeps and releases them.
  */
-export function softMaskedAdamwStep<P>(
-  params: P, grads: P, state: AdamWState<P>, lr: number, cfg: AdamWConfig, scales: ReadonlyMap<string, Tensor>, target: SoftMaskTarget = 'gradient',
-): [P, AdamWState<P>, Tensor | undefined] {
-  checkScales(params, scales);
-  if (target === 'update') return adamwStep(params, grads, state, lr, cfg, new Map(scales));
-  if (target !== 'gradient') throw new Error(`softMaskTarget must be 'gradient' or 'update', got '${String(target)}'`);
-  return tidy(() => adamwStep(params, applySoftMask(grads, scales), state, lr, cfg));
+export function softMask<P>(scales: ReadonlyMap<string, Tensor>): GradientTransformation<EmptyState, P> {
+  return {
+    init: (params) => { checkScales(params, scales); return emptyState; },
+    update: (u, s) => [applySoftMask(u, scales), s],
+  };
 }

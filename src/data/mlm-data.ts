@@ -1,4 +1,4 @@
-// MLM post-training data (das-spec §3.1–3.2): corpus lines → fixed-length chunks (Hugging Face's
+// MLM post-training data (docs/method.md §3.1–3.2): corpus lines → fixed-length chunks (Hugging Face's
 // group_texts), the seeded 80/10/10 masking collator, and a resumable shuffled batch stream.
 // All randomness is counter-based Threefry (src/ops/random.ts): a batch is a pure function of
 // (seed, step), so a resumed run sees exactly the batches of an uninterrupted one.
@@ -11,7 +11,7 @@ export interface MlmBatch extends HostBatch {
   attention: Int32Array;
   /** Original id at masked positions, −100 elsewhere. */
   labels: Int32Array;
-  /** The ids before corruption ("inputs_ori_ids", spec §3.2). */
+  /** The ids before corruption ("inputs_ori_ids", docs/method.md §3.2). */
   originalIds: Int32Array;
 }
 
@@ -44,7 +44,7 @@ function* cutGroup(group: readonly number[][], T: number): Generator<Int32Array>
 
 /**
  * Chunks [T] of a corpus, lazily: each non-blank line encoded as `<s> … </s>`; per group of
- * `groupSize` lines the sequences are concatenated and cut (spec §3.1 steps 2–3). Chunks start
+ * `groupSize` lines the sequences are concatenated and cut (docs/method.md §3.1 steps 2–3). Chunks start
  * anywhere and contain interior `</s> <s>` pairs. Blank (whitespace-only) lines are skipped before
  * grouping, so they do not count towards a group.
  */
@@ -77,7 +77,7 @@ const roundHalfEven = (x: number): number => {
 
 /**
  * `train[:p%]` / `train[p%:]` of the raw lines (blank ones included, as `datasets` counts rows):
- * the first round(n·p/100) lines validate, the rest train (spec §3.1 step 1).
+ * the first round(n·p/100) lines validate, the rest train (docs/method.md §3.1 step 1).
  */
 export function splitValid<A>(lines: readonly A[], percent = 5): { valid: A[]; train: A[] } {
   if (!(percent >= 0 && percent <= 100)) throw new RangeError(`splitValid: percent must be in [0, 100], got ${percent}`);
@@ -103,7 +103,7 @@ const MASK_BELOW = 0.8 * U32; // of the selected: 80 % → <mask>
 const RANDOM_BELOW = 0.5 * U32; // of the rest: half → random token, half kept
 
 /**
- * MLM corruption of equal-length chunks [B][T] (spec §3.2; HF's DataCollatorForLanguageModeling):
+ * MLM corruption of equal-length chunks [B][T] (docs/method.md §3.2; HF's DataCollatorForLanguageModeling):
  * each token other than `<s>`, `</s>`, `<pad>` is selected with probability `prob`; selected ones
  * get label = original id (−100 elsewhere) and become `<mask>` (80 %), a token uniform in
  * [0, vocabSize) with specials included (10 %), or stay (10 %). Attention is 0 on `<pad>` only.
@@ -167,7 +167,7 @@ export function permutation(n: number, k: Key): Int32Array {
 }
 
 /**
- * Which chunks form the batch of each global step, epoch after epoch (spec §3.1 step 5: the
+ * Which chunks form the batch of each global step, epoch after epoch (docs/method.md §3.1 step 5: the
  * loader shuffles). Epoch e's order is a permutation keyed by (seed, e) alone, so indicesAt(s)
  * needs no state from earlier steps: a run resumed at step s sees exactly the batches of an
  * uninterrupted one. Masks are the caller's: mlmCollate(…, stepKey(seed, s)) corrupts afresh per step.

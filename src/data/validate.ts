@@ -21,7 +21,8 @@ export interface SequenceDomain {
 }
 
 export interface Sequence {
-  readonly general: { readonly train: string; readonly valid: string };
+  /** General-domain text; optional. `valid` is the held-out text of `das run --held-out` (absolute paths). */
+  readonly general?: { readonly train?: string; readonly valid?: string };
   readonly domains: readonly SequenceDomain[];
 }
 
@@ -53,11 +54,26 @@ function readLines(path: string): Result<string[]> {
   return ok(lines);
 }
 
-/** A post-training corpus: one text unit per line (blank lines ignored), at least `minWords` words. */
+/**
+ * A text corpus that is really JSON (a .json/.jsonl file, or lines that parse as JSON objects) would
+ * be trained on braces, keys and all: refused. Pre-tokenized JSON lines are a different input, read
+ * only by the commands that say so (das importance, das grads).
+ */
+function jsonCorpus(path: string, lines: readonly string[]): string | null {
+  if (/\.jsonl?$/i.test(path)) return `${path}: a text corpus must be plain text, one passage per line, but this is a .json/.jsonl file (pre-tokenized JSON lines are read only by das importance --data and das grads --examples)`;
+  const sample = lines.slice(0, 50);
+  const objects = sample.filter((l) => { if (!/^\s*\{.*\}\s*$/.test(l)) return false; try { const v: unknown = JSON.parse(l); return typeof v === 'object' && v !== null; } catch { return false; } }).length;
+  if (sample.length > 0 && objects * 2 > sample.length) return `${path}: ${objects} of its first ${sample.length} lines are JSON objects; a text corpus must be plain text, one passage per line (extract the text field first)`;
+  return null;
+}
+
+/** A post-training corpus: one text unit per line (blank lines ignored), at least `minWords` words; JSON is refused. */
 export function readCorpus(path: string, minWords = minCorpusWords): Result<string[]> {
   const read = readLines(path);
   if (!read.ok) return read;
   const lines = read.value.filter((l) => l.trim() !== '');
+  const json = jsonCorpus(path, lines);
+  if (json !== null) return fail(json);
   const words = lines.reduce((n, l) => n + l.trim().split(/\s+/).length, 0);
   if (words < minWords) return fail(`${path}: ${words} words, shorter than one chunk (${minWords} words)`);
   return ok(lines);
@@ -114,9 +130,8 @@ export function readSequence(path: string): Result<Sequence> {
   const str = (x: unknown) => typeof x === 'string' && x !== '';
   if (typeof v !== 'object' || v === null) return fail(`${path}: expected a JSON object`);
   const general = v.general as Record<string, unknown> | undefined;
-  if (typeof general !== 'object' || general === null || !str(general.train) || !str(general.valid)) {
-    return fail(`${path}: "general" must be an object with "train" and "valid" paths`);
-  }
+  if (general !== undefined && (typeof general !== 'object' || general === null || Array.isArray(general))) return fail(`${path}: "general" must be an object with optional "train" and "valid" paths`);
+  for (const k of ['train', 'valid']) if (general !== undefined && general[k] !== undefined && !str(general[k])) return fail(`${path}: "general.${k}" must be a non-empty path`);
   if (!Array.isArray(v.domains) || v.domains.length === 0) return fail(`${path}: "domains" must be a non-empty array`);
   const domains: SequenceDomain[] = [];
   const firstAt = new Map<string, number>();
@@ -131,7 +146,8 @@ export function readSequence(path: string): Result<Sequence> {
     const at = (k: string) => resolve(base, e[k] as string);
     domains.push({ name, train: at('train'), taskTrain: at('taskTrain'), taskTest: at('taskTest'), labels: at('labels') });
   }
-  return ok({ general: { train: resolve(base, general.train as string), valid: resolve(base, general.valid as string) }, domains });
+  const opt = (k: string) => (general !== undefined && str(general[k]) ? { [k]: resolve(base, general[k] as string) } : {});
+  return ok({ ...(general !== undefined ? { general: { ...opt('train'), ...opt('valid') } } : {}), domains });
 }
 
 function readJson(path: string): Result<unknown> {
@@ -148,4 +164,40 @@ function readJson(path: string): Result<unknown> {
 export function orThrow<T>(r: Result<T>): T {
   if (!r.ok) throw new Error(r.error);
   return r.value;
+}
+
+export interface TaskReport {
+  /** The task's (domain's) name. */
+  name: string;
+  /** Examples per label, per split (every label of labels.json, zeros included). */
+  counts: { train: Record<string, number>; test: Record<string, number> };
+  /** Problems worth a warning: labels without examples, test passages found in the training text. */
+  warnings: string[];
+}
+
+/**
+ * Class counts of a task and the problems that do not stop a run but may invalidate it: a label with
+ * no examples in a split, and test passages that also occur in the domain's post-training corpus
+ * (leakage: the model saw the test text during post-training). A passage counts as leaked when it
+ * equals a corpus line or, if at least 40 characters long, occurs inside the corpus text.
+ */
+export function taskReport(name: string, labels: readonly string[], train: readonly Example[], test: readonly Example[], corpusLines?: readonly string[]): TaskReport {
+  const count = (xs: readonly Example[]) => {
+    const c: Record<string, number> = Object.fromEntries(labels.map((l) => [l, 0]));
+    for (const e of xs) c[e.label] = (c[e.label] ?? 0) + 1;
+    return c;
+  };
+  const counts = { train: count(train), test: count(test) };
+  const warnings: string[] = [];
+  for (const split of ['train', 'test'] as const) {
+    const empty = labels.filter((l) => counts[split][l] === 0);
+    if (empty.length > 0) warnings.push(`${name}: label${empty.length > 1 ? 's' : ''} ${empty.map((l) => `"${l}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no ${split} example`);
+  }
+  if (corpusLines !== undefined) {
+    const lineSet = new Set(corpusLines.map((l) => l.trim()));
+    const text = corpusLines.join('\n');
+    const leaked = test.filter((e) => { const t = e.text.trim(); return lineSet.has(t) || (t.length >= 40 && text.includes(t)); }).length;
+    if (leaked > 0) warnings.push(`${name}: ${leaked} of ${test.length} test passages also occur in the post-training corpus (leakage: the model reads them before it is tested)`);
+  }
+  return { name, counts, warnings };
 }

@@ -2,7 +2,7 @@
 // written back in the same format. Missing optional fields take transformers' RobertaConfig defaults.
 import { E, pipe } from '../fp.js';
 
-/** das-spec §2.1 names: D = width, H = heads, Dh = headDim, F = intermediate, L = layers, V = vocabSize. */
+/** docs/method.md §2.1 names: D = width, H = heads, Dh = headDim, F = intermediate, L = layers, V = vocabSize. */
 export type RobertaConfig = {
   readonly vocabSize: number;
   readonly width: number;
@@ -98,7 +98,7 @@ export const parseConfig = (raw: unknown): E.Either<ConfigError, RobertaConfig> 
     E.filterOrElse((c) => c.padId < c.vocabSize, (c) => new ConfigError('pad_token_id', `${c.padId} is not below vocab_size ${c.vocabSize}`)),
     E.filterOrElse((c) => c.bosId < c.vocabSize, (c) => new ConfigError('bos_token_id', `${c.bosId} is not below vocab_size ${c.vocabSize}`)),
     E.filterOrElse((c) => c.eosId < c.vocabSize, (c) => new ConfigError('eos_token_id', `${c.eosId} is not below vocab_size ${c.vocabSize}`)),
-    // RoBERTa positions start at padId + 1 (das-spec §2.2), so one token needs padId + 2 rows.
+    // RoBERTa positions start at padId + 1 (docs/method.md §2.2), so one token needs padId + 2 rows.
     E.filterOrElse(
       (c) => c.maxPositions >= c.padId + 2,
       (c) => new ConfigError('max_position_embeddings', `${c.maxPositions} leaves no position for a token after pad_token_id ${c.padId}`),

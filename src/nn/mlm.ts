@@ -1,4 +1,4 @@
-// Host batches → device batches, and the masked-LM loss (das-spec §2.4): cross-entropy averaged over
+// Host batches → device batches, and the masked-LM loss (docs/method.md §2.4): cross-entropy averaged over
 // all labelled positions of the batch. Only labelled positions go through the MLM head.
 import type { Backend } from '../backend/backend.js';
 import { crossEntropy } from '../ops/cross-entropy.js';

@@ -21,7 +21,7 @@ export interface ClassifierHead { dense: Linear; out: Linear }
 export interface EncoderParams { embeddings: Embeddings; layers: LayerParams[] }
 export interface Params extends EncoderParams { lmHead?: MlmHead; classifier?: ClassifierHead }
 
-/** Per-layer virtual gates (das-spec §2.3): head [H], intermediate [F], output [D]. */
+/** Per-layer virtual gates (docs/method.md §2.3): head [H], intermediate [F], output [D]. */
 export interface LayerGates { head: Tensor; intermediate: Tensor; output: Tensor }
 export type Gates = LayerGates[];
 

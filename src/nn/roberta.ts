@@ -1,4 +1,4 @@
-// RoBERTa as pure functions over parameter trees (das-spec §2): embeddings with Hugging Face position
+// RoBERTa as pure functions over parameter trees (docs/method.md §2): embeddings with Hugging Face position
 // ids, post-LN encoder layers with the three virtual gates, MLM head (decoder tied to the word
 // embeddings) and the classification head on <s>. Shapes: B batch, T tokens, D width, H heads.
 import { add, div, mul, scalarOp } from '../ops/binary.js';
@@ -74,7 +74,7 @@ function attention(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: n
   return linear(ctx, p.attnOut.weight, p.attnOut.bias);
 }
 
-/** Post-LN encoder block (das-spec §2.3). */
+/** Post-LN encoder block (docs/method.md §2.3). */
 export function encoderLayer(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, g: LayerGates | undefined, src?: DropoutSource): Tensor {
   const a = drop(attention(cfg, p, x, b, l, g?.head, src), cfg.hiddenDropout, 'attn_output', l, src);
   const h = norm(add(a, x), p.attnNorm, cfg.layerNormEps);                                  // [B, T, D]

@@ -11,5 +11,5 @@ export function linearSchedule(peak: number, totalSteps: number, warmupSteps: nu
   };
 }
 
-/** Warm-up steps as a proportion of the total (das-spec §7.1 uses 10 %). */
+/** Warm-up steps as a proportion of the total (docs/method.md §7.1 uses 10 %). */
 export const warmupFor = (totalSteps: number, proportion: number): number => Math.floor(totalSteps * proportion);

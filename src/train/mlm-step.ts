@@ -5,7 +5,8 @@ import { type HostBatch, mlmLoss, mlmTargets, toDevice } from '../nn/mlm.js';
 import type { Params } from '../nn/params.js';
 import type { ForwardOptions } from '../nn/roberta.js';
 import type { Key } from '../ops/random.js';
-import { type AdamWConfig, type AdamWState, adamwStep } from '../optim/adamw.js';
+import { type AdamWConfig, type AdamWState, adamwFromConfig } from '../optim/adamw.js';
+import { applyGradients, emptyState } from '../optim/transform.js';
 import { tidy } from '../tensor/scope.js';
 import { type Tensor, read } from '../tensor/tensor.js';
 import { valueAndGrad } from '../autodiff/grad.js';
@@ -19,7 +20,7 @@ export function mlmTrainStep(cfg: RobertaConfig, s: TrainState, hb: HostBatch, l
     const t = mlmTargets(hb, backend);
     const fo: ForwardOptions = dropoutKey ? { dropout: { key: dropoutKey } } : {};
     const [loss, g] = valueAndGrad((a: { params: Params }) => mlmLoss(cfg, a.params, batch, t, fo), ['params'])({ params: s.params });
-    const [params, state] = adamwStep(s.params, g.params, s.opt, lr, opt);
+    const [params, [, state]] = applyGradients(adamwFromConfig<Params>(opt, lr), s.params, g.params, [emptyState, s.opt]);
     return [{ params, opt: state }, loss] as [TrainState, Tensor];
   });
 }

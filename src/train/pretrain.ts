@@ -2,13 +2,14 @@
 // Resumable after kill -9 (losing at most one checkpoint interval); NaN/Inf stops the run and keeps
 // the last good checkpoint.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { Progress } from '../cli/progress.js';
 import { orThrow, readCorpus } from '../data/validate.js';
 import { E } from '../fp.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/hf-roberta.js';
+import { checkOutDir, claimOutDir, truncateStepLog } from '../io/out-dir.js';
 import { type Tokenizer, loadTokenizer, trainBpe } from '../io/tokenizer/index.js';
 import { type RobertaConfig, parseConfig } from '../nn/config.js';
 import { initParams } from '../nn/params.js';
@@ -60,9 +61,27 @@ function scratchConfig(o: NonNullable<PretrainOptions['scratch']>, vocabSize: nu
   return c.right;
 }
 
+/** Everything that decides a pretraining output (recorded in settings.json; a resumed or finished --out must match). */
+export const pretrainSettings = (o: PretrainOptions) => ({
+  corpus: o.corpus, valid: o.valid ?? null, model: o.model ?? null, scratch: o.model === undefined ? o.scratch ?? null : null,
+  steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr, warmup: o.warmup, weightDecay: o.weightDecay, clipNorm: o.clipNorm ?? null,
+  seed: o.seed, dropout: o.dropout, evalEvery: o.evalEvery, validBatches: o.validBatches,
+});
+
+function checkPretrainOptions(o: PretrainOptions): void {
+  const bad = (k: string, v: unknown, want: string) => new Error(`pretrain: ${k} must be ${want}, got ${String(v)}`);
+  for (const k of ['steps', 'batchSize', 'seqLen', 'evalEvery', 'saveEvery', 'validBatches'] as const) if (!(Number.isSafeInteger(o[k]) && o[k] > 0)) throw bad(k, o[k], 'a positive integer');
+  if (!(o.lr > 0)) throw bad('lr', o.lr, 'positive');
+  if (!(o.warmup >= 0 && o.warmup <= 1)) throw bad('warmup', o.warmup, 'a proportion in [0, 1]');
+  if (!(o.weightDecay >= 0)) throw bad('weightDecay', o.weightDecay, '≥ 0');
+  if (o.clipNorm !== undefined && !(o.clipNorm > 0)) throw bad('clipNorm', o.clipNorm, 'positive');
+}
+
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
-  await mkdir(o.out, { recursive: true });
+  checkPretrainOptions(o);
+  const settings = pretrainSettings(o);
+  checkOutDir(o.out, settings, 'a pretraining run');
   const ckDir = join(o.out, 'checkpoint');
   const lines = orThrow(readCorpus(o.corpus));
   const fingerprint = { corpus: o.corpus, valid: o.valid ?? null, seqLen: o.seqLen, batchSize: o.batchSize, seed: o.seed, steps: o.steps, lr: o.lr, model: o.model ?? null };
@@ -97,7 +116,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   if (tok.vocabSize !== cfg.vocabSize) throw new Error(`tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
   if (o.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.seqLen} needs ${o.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
 
-  // Without --valid, the first 5 % of lines are held out (das-spec §3.1).
+  // Without --valid, the first 5 % of lines are held out (docs/method.md §3.1).
   const split = o.valid !== undefined ? { train: lines, valid: orThrow(readCorpus(o.valid)) } : splitValid(lines, 5);
   const chunks = chunkCorpus(split.train, tok, { seqLen: o.seqLen });
   const validChunks = chunkCorpus(split.valid, tok, { seqLen: o.seqLen });
@@ -110,6 +129,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     validSet.push(mlmCollate(validChunks.slice(i * o.batchSize, (i + 1) * o.batchSize), tok, cfg.vocabSize, foldIn(key(o.seed + 1), i)).batch);
   }
 
+  await claimOutDir(o.out, settings);   // inputs are valid: only now does --out appear
+  await truncateStepLog(join(o.out, 'log.jsonl'), start);   // drop records written after the last checkpoint, before a crash
   const opt: AdamWConfig = { ...adamwDefaults, weightDecay: o.weightDecay, clipNorm: o.clipNorm };
   const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup));
   const logFile = join(o.out, 'log.jsonl');

@@ -1,4 +1,4 @@
-// Contrastive knowledge integration (das-spec §6.1–6.3, §11.7, §12.10–13): parity with PyTorch
+// Contrastive knowledge integration (docs/method.md §6.1–6.3, §11.7, §12.10–13): parity with PyTorch
 // (test/fixtures/gen_das.py (e): representations, logits, loss and every encoder gradient, both pairing
 // modes, both backends), the combined loss L_MLM + λ·L_CKI, and properties on random tiny models.
 import { describe, expect, it } from 'vitest';
@@ -127,7 +127,7 @@ describe('contrastive properties (CPU)', () => {
     }), { numRuns: 15 });
   });
 
-  it('tiledPairs anchors chunk (2i+1) mod B against "positive" chunk 2i mod B (das-spec §11.7)', async () => {
+  it('tiledPairs anchors chunk (2i+1) mod B against "positive" chunk 2i mod B (docs/method.md §11.7)', async () => {
     await fc.assert(fc.asyncProperty(arbBatch, fc.nat(), async (hb, seed) => {
       const params = initParams(small, key(seed), be), batch = toDevice(small, hb, be), importance = randomImportance(seed, be);
       const r = tidy(() => contrastiveLoss(small, params, batch, { importance, pairing: 'sameSequence' }));

@@ -1,4 +1,4 @@
-// End-task fine-tuning (das-spec §2.5, §7.2): a tiny random model learns a trivially separable task
+// End-task fine-tuning (docs/method.md §2.5, §7.2): a tiny random model learns a trivially separable task
 // (which cue word the text contains) far above chance; truncation keeps </s>; same seed, same result;
 // CPU and WebGPU agree; bad labels fail clearly; `das finetune` prints the JSON result.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

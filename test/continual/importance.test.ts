@@ -1,4 +1,4 @@
-// Unit importance (das-spec §4–5): parity with PyTorch (test/fixtures/gen_das.py) for MLM and KL-proxy
+// Unit importance (docs/method.md §4–5): parity with PyTorch (test/fixtures/gen_das.py) for MLM and KL-proxy
 // gate gradients, raw importance, normalisation and EMax on every backend; properties of the
 // normalisation and the max accumulation; per-example gradients equal running each example alone;
 // the KL proxy is ~0 without dropout; the §4.2 closed forms equal autodiff.
@@ -251,7 +251,7 @@ describe('gate gradients: per example, aggregation, dropout', () => {
     const same = await host(gateGrads(cfg, params, hb, { loss: 'kl', dropout: [{ key: key(1) }, { key: key(1) }] }));
     const maxAbs = (s: Record<UnitKind, Float32Array>) => Math.max(...UNIT_KINDS.flatMap((k) => Array.from(s[k], Math.abs)));
     expect(maxAbs(on)).toBeGreaterThan(1e-2);
-    expect(maxAbs(off)).toBeLessThan(1e-5 * maxAbs(on)); // rounding residue only (das-spec §5.3)
+    expect(maxAbs(off)).toBeLessThan(1e-5 * maxAbs(on)); // rounding residue only (docs/method.md §5.3)
     expect(maxAbs(same)).toBeLessThan(1e-5 * maxAbs(on)); // one dropout mask for both passes: identical passes again
   });
 
@@ -294,7 +294,7 @@ function probed(p: Params, b: Batch, probes: Probes, acts?: Probes): Tensor {
   return x;
 }
 
-describe('gate-gradient closed forms (das-spec §4.2)', () => {
+describe('gate-gradient closed forms (docs/method.md §4.2)', () => {
   it('Σ⟨∂L/∂C_h, C_h⟩, Σ ∂L/∂U·U and Σ ∂L/∂O·O equal the autodiff gate gradients, per example and per batch', async () => {
     await fc.assert(fc.asyncProperty(fc.array(fc.boolean(), { minLength: B * T, maxLength: B * T }), fc.integer({ min: 0, max: 1000 }), async (pick, seed) => {
       const labels = Int32Array.from(pick, (on, i) => (on ? Math.floor(seededValues(1, seed + i, 0, cfg.vocabSize)[0]) : IGNORE));

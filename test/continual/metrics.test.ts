@@ -1,4 +1,4 @@
-// Evaluation metrics (das-spec §8): accuracy, macro-F1 with scikit-learn's semantics, seed averaging,
+// Evaluation metrics (docs/method.md §8): accuracy, macro-F1 with scikit-learn's semantics, seed averaging,
 // the forgetting rate of §8.3 on the hand-made matrix of §11.8, and transfer. Hand-computed values.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -51,7 +51,7 @@ describe('accuracy and macro-F1', () => {
   });
 });
 
-describe('forgetting rate (das-spec §8.3, §11.8)', () => {
+describe('forgetting rate (docs/method.md §8.3, §11.8)', () => {
   // 6×6, lower triangle; diagonal 0.80 0.70 0.60 0.90 0.50 0.75; last row 0.70 0.72 0.50 0.85 0.50 0.75
   const A: Matrix = [
     [0.8, null, null, null, null, null],

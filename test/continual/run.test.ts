@@ -132,6 +132,8 @@ describe('das run', () => {
     expect(state('b', 'das')).toMatchObject({ done: true, counters: { posttrain: 2, importance: 3, finetune: 3 } });
     const res = JSON.parse(readFileSync(join(dom('b', 'das', 1), 'result.json'), 'utf8')) as { resumedAt: number };
     expect(res.resumedAt).toBe(4);
+    const logged = readFileSync(join(dom('b', 'das', 1), 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    expect(logged).toEqual([1, 2, 3, 4, 5, 6]);   // step 5 was logged before the abort, dropped on resume, logged again once
     const a = readFileSync(join(dom('a', 'das', 1), 'model/model.safetensors'));
     const b = readFileSync(join(dom('b', 'das', 1), 'model/model.safetensors'));
     expect(Buffer.compare(a, b)).toBe(0);

@@ -1,4 +1,4 @@
-// Soft-masking (das-spec §6.5–6.7, §11.6, §12.8/9/15/16): parity with PyTorch (test/fixtures/gen_das.py,
+// Soft-masking (docs/method.md §6.5–6.7, §11.6, §12.8/9/15/16): parity with PyTorch (test/fixtures/gen_das.py,
 // both axis modes, both backends, and through `das grads --importance`), and laws checked against a host
 // model of the scales: importance 0 is the identity, importance 1 freezes exactly the unit's rows/columns.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -126,7 +126,7 @@ describe('soft-mask parity with PyTorch (das.safetensors)', () => {
   }
 });
 
-describe('soft-mask laws (CPU, against a host model of das-spec §6.6)', () => {
+describe('soft-mask laws (CPU, against a host model of docs/method.md §6.6)', () => {
   const be = cpuBackend;
 
   it('multiplies every element by exactly its host-model scale, in both axis modes', async () => {
@@ -166,7 +166,7 @@ describe('soft-mask laws (CPU, against a host model of das-spec §6.6)', () => {
       const masked = await leaves(tidy(() => applySoftMask(ones, scales)));
       const D = cfg.width, Dh = cfg.headDim, F = cfg.intermediate;
       const inHead = (f: number) => Math.floor(f / Dh) === j;
-      // the expected touched set, written out per parameter (das-spec §6.6 table / fixture README (d))
+      // the expected touched set, written out per parameter (docs/method.md §6.6 table / fixture README (d))
       const touched = (path: string, r: number, c: number): boolean => {
         const pre = `layers[${l}].`;
         if (!path.startsWith(pre)) return false;

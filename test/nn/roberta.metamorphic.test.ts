@@ -1,4 +1,4 @@
-// Metamorphic tests of the RoBERTa forward pass (das-spec §2.3, §11 item 2): gates of ones are the
+// Metamorphic tests of the RoBERTa forward pass (docs/method.md §2.3, §11 item 2): gates of ones are the
 // plain model; a zero head / intermediate / output gate equals the model with that unit's weights
 // zeroed; padding leaves real tokens alone; dropout with a key is a pure function of the key.
 // Parameters live on the host under Hugging Face names so that "the same model with some weights

@@ -57,6 +57,9 @@ describe('das pretrain', () => {
     const a = readFileSync(join(straight, 'model/model.safetensors'));
     const b = readFileSync(join(resumed, 'model/model.safetensors'));
     expect(Buffer.compare(a, b)).toBe(0);
+    // the resumed log holds each step once (records after the last checkpoint were dropped on resume)
+    const logged = readFileSync(join(resumed, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    expect(logged).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 
   it('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async () => {

@@ -58,17 +58,56 @@ export const VIRIDIS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '
 
 /** The sequential colour of t in [0, 1] (clamped); grey for NaN. */
 export function viridis(t: number): string {
-  if (Number.isNaN(t)) return '#cccccc';
-  const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(x)), f = x - i;
-  const rgb = (c: string) => [1, 3, 5].map((j) => parseInt(c.slice(j, j + 2), 16));
-  const [a, b] = [rgb(VIRIDIS[i]), rgb(VIRIDIS[i + 1])];
-  return `#${a.map((v, j) => Math.round(v + f * (b[j] - v)).toString(16).padStart(2, '0')).join('')}`;
+  return ramp(VIRIDIS, t);
 }
 
 /** Text that stays readable on viridis(t). */
 export const inkOn = (t: number): string => (t > 0.6 ? 'black' : 'white');
 
+/** A stepwise-linear colour map through evenly spaced stops, t in [0, 1] (clamped); grey for NaN. */
+function ramp(stops: readonly string[], t: number): string {
+  if (Number.isNaN(t)) return '#cccccc';
+  const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x)), f = x - i;
+  const rgb = (c: string) => [1, 3, 5].map((j) => parseInt(c.slice(j, j + 2), 16));
+  const [a, b] = [rgb(stops[i]), rgb(stops[i + 1])];
+  return `#${a.map((v, j) => Math.round(v + f * (b[j] - v)).toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** ColorBrewer RdBu, red (negative) through near-white (0) to blue (positive). */
+export const RDBU = ['#b2182b', '#d6604d', '#f4a582', '#fddbc7', '#f7f7f7', '#d1e5f0', '#92c5de', '#4393c3', '#2166ac'];
+
+/** The diverging colour of s in [−1, 1] (clamped): red below 0, white at 0, blue above; grey for NaN. */
+export const diverging = (s: number): string => ramp(RDBU, (s + 1) / 2);
+
+/** Text that stays readable on diverging(s). */
+export const inkOnDiverging = (s: number): string => (Math.abs(s) > 0.7 ? 'white' : 'black');
+
 /** Categorical colours (Tableau 10), one per method in order. */
 export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
 export const paletteColour = (i: number): string => PALETTE[i % PALETTE.length];
+
+export interface ColourBar {
+  /** The gradient's id, unique in its document. */
+  id: string;
+  x: number; y: number; width: number; height: number;
+  /** Evenly spaced colours from lo (bottom) to hi (top), as the cells are coloured. */
+  stops: readonly string[];
+  lo: number; hi: number;
+  ticks: readonly number[]; labels: readonly string[];
+  caption: string;
+}
+
+/** A vertical colour bar with tick labels on its right and a caption above it. */
+export function colourBar(b: ColourBar): string {
+  const y = linearScale(b.lo, b.hi, b.y + b.height, b.y);
+  const stops = b.stops.map((c, i) => el('stop', { offset: i / (b.stops.length - 1), 'stop-color': c }));
+  return el('g', { 'data-colourbar': b.id },
+    el('defs', {}, el('linearGradient', { id: b.id, x1: 0, y1: 1, x2: 0, y2: 0 }, ...stops)),
+    el('rect', { x: b.x, y: b.y, width: b.width, height: b.height, fill: `url(#${b.id})`, stroke: '#333', 'stroke-width': 0.5 }),
+    ...b.ticks.flatMap((t, i) => [
+      el('line', { x1: b.x + b.width, x2: b.x + b.width + 4, y1: y(t), y2: y(t), stroke: '#333' }),
+      text(b.x + b.width + 6, y(t) + 4, b.labels[i], { 'font-size': 10 }),
+    ]),
+    text(b.x, b.y - 8, b.caption, { 'font-size': 10, fill: '#555' }));
+}
