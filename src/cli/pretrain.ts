@@ -5,7 +5,7 @@ import { pretrain } from '../train/pretrain.js';
 
 const flags: FlagSpecs = {
   corpus: { kind: 'string', help: 'text corpus, one passage per line (UTF-8)', required: true },
-  valid: { kind: 'string', help: 'held-out corpus (default: the first 5 % of chunks of --corpus)' },
+  valid: { kind: 'string', help: 'held-out corpus (default: the first 5 % of the lines of --corpus, which are then not trained on)' },
   out: { kind: 'string', help: 'output directory: checkpoint/ (resumable), model/ (final), log.jsonl, settings.json; one holding other settings is refused', required: true },
   model: { kind: 'string', help: 'continue from this Hugging Face directory (with tokenizer files)' },
   tokenizer: { kind: 'string', help: 'from scratch: use this tokenizer directory instead of training one' },

@@ -1,5 +1,5 @@
 // End-task fine-tuning (docs/method.md §2.5, §7.2, §8): a checkpoint with a fresh classification head on
-// <s> (normal std 0.02, zero biases), the MLM head dropped, no gates and no soft-mask; HF AdamW with
+// <s> (or, with pool 'mean', on the mean over real tokens; normal std 0.02, zero biases), the MLM head dropped, no gates and no soft-mask; HF AdamW with
 // weight decay on all parameters, linear decay without warm-up, dropout on; one evaluation on the
 // test split after the last epoch: macro-F1 (scikit-learn) and accuracy.
 //
@@ -7,7 +7,8 @@
 // lr 1e-4, 10 epochs, batch 16, 128 tokens. The reference (roberta-base, 125M parameters) uses lr
 // 3e-5, 5–15 epochs by task, batch 16, 164 tokens; pass those to reproduce it (`paperFinetune`).
 // Batches are padded to their longest example instead of to seqLen: padded keys get −10000 before the
-// softmax (exp underflows to exactly 0 in f32) and only <s> is classified, so results are the same.
+// softmax (exp underflows to exactly 0 in f32), and the head reads <s> or a mean masked to real
+// tokens, so results are the same.
 import type { Backend } from '../backend/backend.js';
 import { Progress } from '../cli/progress.js';
 import { permutation } from '../data/mlm-data.js';

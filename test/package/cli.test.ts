@@ -80,7 +80,7 @@ describe('das (bin/das.js on dist/)', () => {
   it('das run outside a checkout names the missing data/sequence.json and how to get it', () => {
     const empty = join(work, 'elsewhere');
     mkdirSync(empty);
-    const r = das(['run'], { cwd: empty });
+    const r = das(['run', '--model', 'models/base'], { cwd: empty }); // the README's flags, from the npm package
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--sequence data\/sequence\.json: not found/);
     expect(r.stderr).toMatch(/not with the npm package/);
