@@ -11,5 +11,5 @@ export { type Backend, type BackendName } from './backend/backend.js';
 export { cpu, cpuRead } from './backend/cpu.js';
 export { webgpu, closeWebgpu, WebGpuBackend } from './backend/webgpu/webgpu.js';
 export * from './ops/index.js';
-export { valueAndGrad, grad, vjp, stopGradient } from './autodiff/grad.js';
+export { valueAndGrad, grad, vjp, stopGradient, type Grads, type DefaultArgs } from './autodiff/grad.js';
 export { memoryStats } from './memory.js';

@@ -1,24 +1,27 @@
 // The library as others install it: `npm pack`, install the tarball into an empty project, import
-// it and compute on the CPU and (when present) WebGPU backends. Runtime dependencies stay webgpu + fp-ts.
+// it and compute on the CPU and (when present) WebGPU backends. Runtime dependencies stay webgpu + fp-ts
+// (+ @webgpu/types, which webgpu depends on anyway, for the .d.ts files).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildDist } from './package/build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'das-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm package', () => {
-  it('declares only webgpu and fp-ts as runtime dependencies', () => {
+  it('declares only webgpu, fp-ts and @webgpu/types as runtime dependencies', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['fp-ts', 'webgpu']);
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['@webgpu/types', 'fp-ts', 'webgpu']);
   });
 
   it('packs, installs into an empty project, imports and runs', () => {
-    const out = execFileSync('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: root, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
+    buildDist(); // once, shared with test/package/ (npm pack's prepare would rebuild dist/ beside them)
+    const out = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--silent'], { cwd: root, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
     const tgz = join(work, out.trim().split('\n').pop()!);
     const files = execFileSync('tar', ['tzf', tgz], { encoding: 'utf8' });
     expect(files).toMatch(/package\/dist\/index\.js/);

@@ -376,7 +376,7 @@ function runSection(r: RunResults): string | null {
   const t = r.timings;
   if (t) {
     const n = t.invocations.length;
-    const phases = PHASES.filter((p) => t.phases[p] !== null).map((p) => `${PHASE_NAMES[p]} ${seconds(t.phases[p]!)}`);
+    const phases = PHASES.filter((p) => t.phases[p] !== null && t.phases[p]! >= 0.05).map((p) => `${PHASE_NAMES[p]} ${seconds(t.phases[p]!)}`);
     lines.push(`- wall time ${n === 0 ? 'not recorded' : `${seconds(t.seconds)} (${n} invocation${n === 1 ? '' : 's'})`}${phases.length > 0 ? `; per phase, summed over methods and seeds: ${phases.join(', ')}` : ''}`);
   }
   return ['## Run', 'Every setting and timing is in results.json.', lines.join('\n')].join('\n\n');

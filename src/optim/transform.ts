@@ -106,7 +106,11 @@ export function clipByGlobalNorm<P>(maxNorm: number): GradientTransformation<Emp
   if (!(maxNorm > 0)) throw new Error(`clipByGlobalNorm: maxNorm must be > 0, got ${maxNorm}`);
   return {
     init: () => emptyState,
-    update: (u, s) => [withLeaves(u, clipTensors(treeLeaves(u), maxNorm)[0]), s],
+    update: (u, s) => {
+      const [clipped, norm] = clipTensors(treeLeaves(u), maxNorm);
+      norm.dispose();
+      return [withLeaves(u, clipped), s];
+    },
   };
 }
 

@@ -1,6 +1,8 @@
-// SVG plots of a run directory: the pure helpers (escaping, numbers, ticks, colours, seed statistics)
-// and writePlots on a synthetic run with awkward domain names, non-finite losses, missing logs and
-// missing DAS; every file must be well-formed XML with no NaN anywhere.
+// SVG plots of a run directory: the pure helpers (escaping, numbers, ticks, colours, seed statistics,
+// the forgetting view) and writePlots on a synthetic run with awkward domain names, non-finite losses,
+// missing logs and missing DAS; every file must be well-formed XML with no NaN anywhere. The matrix
+// plots share one colour scale (with a colour bar) across methods; the held-out MLM plot exists only
+// with held-out losses; titles name the experiment.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,8 @@ import type { MethodSummary, RunResults } from '../../src/continual/report.js';
 import { readLossLog, writePlots } from '../../src/continual/plots.js';
 import { binColumns } from '../../src/continual/plots/importance-plot.js';
 import { type LossMethod, domainOffsets, seedStats } from '../../src/continual/plots/loss-plot.js';
-import { escapeXml, linearScale, niceTicks, num, tickLabels, viridis } from '../../src/continual/plots/svg.js';
+import { changeLimit, forgettingMatrix, sharedRange, signedPoints } from '../../src/continual/plots/matrix-plot.js';
+import { RDBU, VIRIDIS, diverging, escapeXml, linearScale, niceTicks, num, tickLabels, viridis } from '../../src/continual/plots/svg.js';
 
 const work = mkdtempSync(join(tmpdir(), 'das-plots-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -100,6 +103,14 @@ describe('svg helpers', () => {
     expect(viridis(0.5)).toMatch(/^#[0-9a-f]{6}$/);
   });
 
+  it('diverging: red below 0, near-white at 0, blue above, clamped', () => {
+    expect(diverging(-1)).toBe(RDBU[0]);
+    expect(diverging(0)).toBe('#f7f7f7');
+    expect(diverging(1)).toBe(RDBU[RDBU.length - 1]);
+    expect(diverging(-5)).toBe(RDBU[0]);
+    expect(diverging(Number.NaN)).toBe('#cccccc');
+  });
+
   it('bin wide blocks by their maximum', () => {
     const b = binColumns({ name: 'ffn', rows: 1, cols: 1025, data: Float32Array.from({ length: 1025 }, (_, i) => i) });
     expect([b.bin, b.cols, b.data[0], b.data[341], b.data.length]).toEqual([3, 342, 2, 1024, 342]);
@@ -143,9 +154,9 @@ function summary(method: string, seeds: number[], acc: (number | null)[][]): Met
   };
 }
 
-function writeRun(out: string, methods: MethodSummary[]): void {
+function writeRun(out: string, methods: MethodSummary[], extra: Partial<RunResults> = { experiment: 'exp & co' }): void {
   mkdirSync(out, { recursive: true });
-  const r: RunResults = { sequence: 'seq & co', domains: DOMAINS, seeds: [1, 2], base: null, methods };
+  const r: RunResults = { sequence: 'data/seq & co.json', domains: DOMAINS, seeds: [1, 2], base: null, baseHeldOut: null, methods, ...extra };
   writeFileSync(join(out, 'results.json'), JSON.stringify(r));
 }
 
@@ -203,13 +214,21 @@ describe('writePlots', () => {
     }
     expect(read('matrix-das.svg')).toContain('after &lt;sotu&gt;');
     expect(read('matrix-das.svg')).toContain('quote&quot;d');
-    expect(read('loss.svg')).toContain('seq &amp; co');
+  });
+
+  it('titles name the experiment, not the sequence file', () => {
+    for (const name of ['loss.svg', 'matrix-das.svg', 'matrix-ncl.svg', 'importance.svg']) {
+      const title = read(name).match(/<text[^>]*font-size="16"[^>]*>([^<]*)<\/text>/)![1];
+      expect(title).toContain('exp &amp; co');
+      expect(read(name)).not.toContain('seq &amp; co');
+    }
   });
 
   it('annotates the matrix cells in % with 1 decimal, null cells blank', () => {
     const svg = read('matrix-das.svg');
     for (const v of ['57.0', '60.0', '50.0', '55.0', '62.5', '47.0', '52.5']) expect(svg).toContain(`>${v}</text>`);
-    expect(svg.match(/fill="#eeeeee"/g)).toHaveLength(2 * 4); // (0, 1), (0, 2), (1, 0), (1, 2) in both panels
+    // scores: (0, 1), (0, 2), (1, 0), (1, 2) in both panels; forgetting view: all but (2, 0), (2, 1) in both
+    expect(svg.match(/fill="#eeeeee"/g)).toHaveLength(2 * 4 + 2 * 7);
     expect(read('matrix-ncl.svg')).toContain('>41.0</text>');
   });
 
@@ -230,6 +249,105 @@ describe('writePlots', () => {
     expect(svg).toContain(`fill="${viridis(Math.tanh(0.5))}"`);
     expect(svg).not.toContain(`fill="${viridis(0.7)}"`); // the raw value
     expect(svg.match(/<text[^>]*>heads \(4\)<\/text>/g)).toHaveLength(2); // KL and domain 0; domains 1, 2 have no set
+  });
+
+  it('colours every method on one scale: the smallest and largest score of the whole run', () => {
+    const das = read('matrix-das.svg'), ncl = read('matrix-ncl.svg');
+    // the run's scores: DAS accuracy 0.5 … 0.625 (MF1 0.1 lower), NCL accuracy 0.3 … 0.42 (MF1 0.2 … 0.32)
+    const lo = 0.3 - 0.1, hi = 0.625, at = (v: number) => `fill="${viridis((v - lo) / (hi - lo))}"`;
+    expect(das).toContain(`fill="${VIRIDIS[VIRIDIS.length - 1]}"`);   // DAS accuracy 62.5: the top of the scale
+    expect(das).not.toContain(`fill="${VIRIDIS[0]}"`);                 // DAS's own minimum is not the bottom
+    expect(ncl).toContain(`fill="${VIRIDIS[0]}"`);                     // NCL MF1 20.0: the bottom
+    expect(ncl).not.toContain(`fill="${VIRIDIS[VIRIDIS.length - 1]}"`);
+    expect(das).toContain(at(0.57));
+    expect(ncl).toContain(at(0.4));
+    // the same colour bar in both
+    const bar = (svg: string) => svg.match(/<g data-colourbar="score-scale">.*?<\/g>/)![0];
+    expect(bar(das)).toBe(bar(ncl));
+    expect(bar(das)).toContain('% (20.0–62.5, all methods)');
+    expect(bar(das).match(/<stop [^>]*stop-color="(#[0-9a-f]{6})"/g)!.map((x) => x.slice(-8, -1))).toEqual(VIRIDIS);
+    for (const t of ['20', '40', '60']) expect(bar(das)).toContain(`>${t}</text>`);
+  });
+
+  it('shows the forgetting view A[t][k] − A[k][k] on a shared diverging scale centred at 0', () => {
+    const das = read('matrix-das.svg'), ncl = read('matrix-ncl.svg');
+    // DAS accuracy: A[2][0] − A[0][0] = 50 − 57 = −7.0, A[2][1] − A[1][1] = 55 − 60 = −5.0 (MF1 the same);
+    // NCL: 30 − 40 = 31 − 41 = −10.0, the largest change of the run, so the scale is ±10 pp
+    expect(das.match(/>−7\.0<\/text>/g)).toHaveLength(2);
+    expect(das.match(/>−5\.0<\/text>/g)).toHaveLength(2);
+    expect(ncl.match(/>−10\.0<\/text>/g)).toHaveLength(4);
+    expect(das).toContain(`fill="${diverging(-0.7)}"`);
+    expect(das).toContain(`fill="${diverging(-0.5)}"`);
+    expect(ncl).toContain(`fill="${RDBU[0]}"`);
+    const bar = (svg: string) => svg.match(/<g data-colourbar="change-scale">.*?<\/g>/)![0];
+    expect(bar(das)).toBe(bar(ncl));
+    expect(bar(das)).toContain('pp (±10.0, all methods)');
+    expect(bar(das)).toContain('>0</text>');
+    expect(das).toContain('Accuracy: A[t][k] − A[k][k] (pp)');
+  });
+
+  it('forgettingMatrix: A[t][k] − A[k][k] below the diagonal, null elsewhere', () => {
+    const a = [[0.8, null, null], [0.7, 0.6, null], [0.5, 0.65, 0.9]];
+    const f = forgettingMatrix(a);
+    expect(f[0]).toEqual([null, null, null]);
+    expect(f[1][0]).toBeCloseTo(-0.1, 12);
+    expect(f[1].slice(1)).toEqual([null, null]);
+    expect(f[2][0]).toBeCloseTo(-0.3, 12);
+    expect(f[2][1]).toBeCloseTo(0.05, 12);
+    expect(f[2][2]).toBeNull();
+    expect(forgettingMatrix([[null, null], [0.5, 0.4]])).toEqual([[null, null], [null, null]]);   // A[0][0] missing
+    expect(changeLimit([f])).toBeCloseTo(0.3, 12);
+    expect(sharedRange([a, [[0.95]]])).toEqual([0.5, 0.95]);
+    expect(sharedRange([[[null]]])).toBeNull();
+    expect([signedPoints(-0.07), signedPoints(0.0504), signedPoints(-0.0004), signedPoints(0)]).toEqual(['−7.0', '+5.0', '0.0', '0.0']);
+  });
+
+  it('ONE (the diagonal only) has the score colour bar but no forgetting view', async () => {
+    const dir = join(work, 'one-only');
+    writeRun(dir, [summary('one', [1], DOMAINS.map((_, t) => DOMAINS.map((__, k) => (t === k ? 0.5 + 0.1 * k : null))))]);
+    await writePlots(dir);
+    const svg = readFileSync(join(dir, 'plots', 'matrix-one.svg'), 'utf8');
+    checkXml(svg);
+    expect(svg).toContain('data-colourbar="score-scale"');
+    expect(svg).not.toContain('data-colourbar="change-scale"');
+    expect(svg).not.toContain('A[t][k] − A[k][k]');
+  });
+
+  it('plots the held-out MLM loss per domain after each domain when the run has it, and only then', async () => {
+    expect(before.concat(after).some((p) => p.endsWith('heldout.svg'))).toBe(false);
+    const dir = join(work, 'held-out');
+    const das = summary('das', [1, 2], matrix([0.57, 0.6, 0.61], [0.5, 0.55, 0.625]));
+    const one = summary('one', [1, 2], DOMAINS.map((_, t) => DOMAINS.map((__, k) => (t === k ? 0.5 : null))));
+    const held = (loss: (number | null)[][], general: (number | null)[]) => ({ loss, general, final: [0, 0, 0], average: 0, forgetting: null, spread: null });
+    das.heldOut = held([[5.1, null, null], [5.3, 4.8, null], [5.4, 5.0, 4.2]], [6.1, 6.2, 6.3]);
+    one.heldOut = held([[5.0, null, null], [null, 4.7, null], [null, null, 4.1]], [6.0, 6.05, 6.1]);
+    writeRun(dir, [das, one], { experiment: 'held', baseHeldOut: { general: 5.9, [DOMAINS[0]]: 5.6, [DOMAINS[1]]: 5.2, [DOMAINS[2]]: 4.6 } });
+    const written = await writePlots(dir);
+    expect(written.map((p) => p.slice(dir.length))).toContain('/plots/heldout.svg');
+    const svg = readFileSync(join(dir, 'plots', 'heldout.svg'), 'utf8');
+    checkXml(svg);
+    expect(svg).not.toMatch(/NaN|Infinity|undefined|null/);
+    expect(svg).toContain('Held-out MLM loss per domain — held');
+    // one panel per domain and one for the general text; DAS a line from the domain on, ONE single points
+    expect(svg.match(/<g data-panel="/g)).toHaveLength(DOMAINS.length + 1);
+    const path = (method: string, set: string) => svg.match(new RegExp(`<path d="([^"]*)"[^>]*data-method="${method}" data-set="${escapeXml(set)}"`))?.[1];
+    expect(path('das', DOMAINS[0])!.match(/[ML]/g)).toEqual(['M', 'L', 'L']);
+    expect(path('das', DOMAINS[2])!.match(/[ML]/g)).toEqual(['M']);
+    expect(path('das', 'general')!.match(/[ML]/g)).toEqual(['M', 'L', 'L']);
+    expect(path('one', DOMAINS[1])!.match(/[ML]/g)).toEqual(['M']);
+    expect(svg.match(/data-series="base"/g)).toHaveLength(DOMAINS.length + 1);
+    expect(svg).toContain('>base model</text>');
+    // without base losses: no base line
+    writeRun(dir, [das], { experiment: 'held' });
+    await writePlots(dir);
+    expect(readFileSync(join(dir, 'plots', 'heldout.svg'), 'utf8')).not.toContain('data-series="base"');
+  });
+
+  it('names the experiment after the run directory when results.json does not', async () => {
+    const dir = join(work, 'my-experiment');
+    writeRun(dir, [summary('ncl', [1], matrix([0.4, 0.41, 0.42], [0.3, 0.31, 0.32]))], {});
+    await writePlots(dir);
+    expect(readFileSync(join(dir, 'plots', 'matrix-ncl.svg'), 'utf8')).toContain('NCL: progressive matrix A[t][k] — my-experiment');
   });
 
   it('leaves out importance.svg without DAS, and missing logs are no error', async () => {

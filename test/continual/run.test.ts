@@ -65,8 +65,17 @@ describe('das run', () => {
     expect(r.baseHeldOut!.general).toBeGreaterThan(0);
     const md = readFileSync(join(work, 'a/results.md'), 'utf8');
     expect(md).toContain('## Held-out MLM loss');
-    expect(md).toContain('| Method | farm MF1 | farm Acc | sea MF1 | sea Acc | Avg MF1 | Avg Acc | FR MF1 | FR Acc |');
-    expect(md).toMatch(/\| DAS \| [\d.]+ \|/);
+    expect(md).toMatch(/## End tasks: macro-F1 \(%\)\n\n\| Method +\| +farm \| +sea \| +Avg \|/);
+    expect(md).toMatch(/\| Method +\| +FR MF1 \| +FR Acc \| +vs ONE MF1 \| +vs ONE Acc \| +vs base MF1 \| +vs base Acc \|/);
+    expect(md).toMatch(/\| DAS +\| +[\d.]+ \|/);
+    // results.json alone tells how the run was made: settings, backend, version, timings
+    expect(r.settings).toMatchObject({ methods: ['das', 'ncl', 'one'], seeds: [2021], domains: ['farm', 'sea'], matrix: 'full', heldOut: { maxChunks: 4 }, baseFinetune: true, posttrain: { steps: 6 } });
+    expect(r.backend).toEqual({ name: 'cpu', adapter: null });
+    expect(r.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(r.timings!.invocations).toHaveLength(1);
+    for (const p of ['setup', 'posttrain', 'heldOut', 'finetune', 'baseFinetune'] as const) expect(r.timings!.phases[p]).toBeGreaterThan(0);
+    expect(r.timings!.seconds).toBeGreaterThanOrEqual(r.timings!.phases.posttrain! / 3);
+    expect(r.timings!.seeds.map((x) => `${x.method} ${x.domains[1].finetune! > 0}`)).toEqual(['das true', 'ncl true', 'one true']);
     expect(md).toContain('progressive matrix');
     // persisted per domain: model, importance (DAS), logs, fine-tuning scores, state
     for (const f of ['loss.svg', 'importance.svg', 'matrix-das.svg', 'matrix-ncl.svg', 'matrix-one.svg']) expect(existsSync(join(work, 'a/plots', f))).toBe(true);

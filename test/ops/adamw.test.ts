@@ -13,12 +13,11 @@ const modes: Mode[] = [{}, { decay: 'after' }, { epsOn: 'v' }, HF_ADAMW];
 const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.05 };
 
 /** PyTorch / transformers AdamW written out plainly, one element at a time, in f64. */
-function reference(p: number[], g: number[][], o: typeof hyper & Mode, scale?: number[]): { p: number[]; m: number[]; v: number[] } {
+function reference(p: number[], g: number[][], o: typeof hyper & Mode): { p: number[]; m: number[]; v: number[] } {
   const q = [...p], m = p.map(() => 0), v = p.map(() => 0);
   g.forEach((gt, k) => {
     const t = k + 1, bc1 = 1 - o.beta1 ** t, bc2 = 1 - o.beta2 ** t;
     for (let i = 0; i < q.length; i++) {
-      const old = q[i];
       let x = q[i];
       if (o.decay !== 'after') x *= 1 - o.lr * o.weightDecay;
       m[i] = o.beta1 * m[i] + (1 - o.beta1) * gt[i];
@@ -26,25 +25,24 @@ function reference(p: number[], g: number[][], o: typeof hyper & Mode, scale?: n
       if (o.epsOn === 'v') x -= (o.lr * Math.sqrt(bc2) / bc1) * m[i] / (Math.sqrt(v[i]) + o.eps);
       else x -= (o.lr / bc1) * m[i] / (Math.sqrt(v[i] / bc2) + o.eps);
       if (o.decay === 'after') x -= o.lr * o.weightDecay * x;
-      q[i] = scale === undefined ? x : old + scale[i] * (x - old);
+      q[i] = x;
     }
   });
   return { p: q, m, v };
 }
 
 /** Runs `steps` updates from m = v = 0 on one backend; returns host copies. */
-async function run(be: Backend, p0: number[], gs: number[][], shape: number[], o: Partial<AdamwOptions>, dtype: 'f32' | 'f64' = 'f32', scale?: { values: number[]; shape: number[] }) {
+async function run(be: Backend, p0: number[], gs: number[][], shape: number[], o: Partial<AdamwOptions>, dtype: 'f32' | 'f64' = 'f32') {
   const mk = (vals: number[], sh = shape) => fromArray(vals, sh, { backend: be, dtype });
   let p = mk(p0), m = mk(p0.map(() => 0)), v = mk(p0.map(() => 0));
-  const s = scale === undefined ? undefined : mk(scale.values, scale.shape);
   for (const [k, gv] of gs.entries()) {
     const g = mk(gv);
-    const next = adamwUpdate(p, g, m, v, { ...hyper, ...o, step: k + 1, updateScale: s });
+    const next = adamwUpdate(p, g, m, v, { ...hyper, ...o, step: k + 1 });
     release(p, m, v, g);
     [p, m, v] = next;
   }
   const out = { p: Array.from(await read(p)), m: Array.from(await read(m)), v: Array.from(await read(v)) };
-  release(p, m, v, s);
+  release(p, m, v);
   return out;
 }
 
@@ -69,25 +67,29 @@ describe('adamwUpdate', () => {
     expectAllClose(got.v, [0.25e-3, 9e-3, 1e-9], { rtol: 1e-12 });
   });
 
-  it('updateScale multiplies the whole parameter change, broadcast like NumPy', async () => {
-    const shape = [4, 6], n = 24, p0 = seededValues(n, 2), gs = grads(n, 3, 20);
-    const cases = [
-      { values: seededValues(24, 3, 0, 1), shape: [4, 6], expand: (i: number, s: number[]) => s[i] },
-      { values: seededValues(6, 4, 0, 1), shape: [6], expand: (i: number, s: number[]) => s[i % 6] }, // along the input axis
-      { values: seededValues(4, 5, 0, 1), shape: [4, 1], expand: (i: number, s: number[]) => s[Math.floor(i / 6)] }, // output axis
-      { values: [0.25], shape: [], expand: (_i: number, s: number[]) => s[0] },
-    ];
+  it("emit 'update' gives the parameter change u = −δ (p' = p + u) with the same moments, on every backend", async () => {
+    const shape = [4, 6], n = 24;
+    const [p0, g0, m0, v0] = [seededValues(n, 2), seededValues(n, 3, -2, 2), seededValues(n, 4, -0.1, 0.1), seededValues(n, 5, 0, 0.01)];
     for (const mode of modes) {
-      for (const c of cases) {
-        const full = p0.map((_, i) => c.expand(i, c.values));
-        const want = reference(p0, gs, { ...hyper, ...mode }, full);
-        const got = await run(cpuBackend, p0, gs, shape, mode, 'f64', c);
-        expectAllClose(got.p, want.p, { rtol: 1e-13, atol: 1e-15 });
-        if (gpu) {
-          const g32 = await run(gpu, p0, gs, shape, mode, 'f32', c);
-          const c32 = await run(cpuBackend, p0, gs, shape, mode, 'f32', c);
-          expectAllClose(g32.p, c32.p, { rtol: 0, atol: 4e-7 });
-        }
+      const once = async (be: Backend, dtype: 'f32' | 'f64', emit: 'param' | 'update') => {
+        const [p, g, m, v] = [p0, g0, m0, v0].map((x) => fromArray(x, shape, { backend: be, dtype }));
+        const r = adamwUpdate(p, g, m, v, { ...hyper, ...mode, step: 3, emit });
+        const out = await Promise.all(r.map(async (t) => Array.from(await read(t))));
+        release(p, g, m, v, r);
+        return out;
+      };
+      // f64: p' − p and u agree to f64 rounding of p
+      const [pn, mn, vn] = await once(cpuBackend, 'f64', 'param'), [u, mu, vu] = await once(cpuBackend, 'f64', 'update');
+      expectAllClose(u, pn.map((x, i) => x - p0[i]), { rtol: 0, atol: 1e-15 });
+      expect(mu).toEqual(mn);
+      expect(vu).toEqual(vn);
+      for (const be of gpu ? [cpuBackend, gpu] : [cpuBackend]) {
+        const [p32, m32, v32] = await once(be, 'f32', 'param'), [u32, um, uv] = await once(be, 'f32', 'update');
+        expect(um).toEqual(m32);
+        expect(uv).toEqual(v32);
+        // p + u rounds once more than p − δ: within an f32 ulp of p'
+        const base = Array.from(Float32Array.from(p0));
+        expectAllClose(base.map((x, i) => Math.fround(x + u32[i])), p32, { rtol: 2 ** -23, atol: 2 ** -29 });
       }
     }
   });
@@ -149,14 +151,14 @@ describe('adamwUpdate', () => {
     expect(bad).toBe(-1);
   });
 
-  it('rejects mismatched shapes, bad steps and a scale that does not broadcast; is not differentiable', () => {
+  it('rejects mismatched shapes, bad steps and an unknown emit; is not differentiable', () => {
     tidy(() => {
       const be = cpuBackend;
       const a = fromArray([1, 2, 3, 4], [2, 2], { backend: be }), b = fromArray([1, 2, 3, 4], [4], { backend: be });
       const o = { ...hyper, step: 1 };
       expect(() => adamwUpdate(a, b, a, a, o)).toThrow(ShapeError);
       expect(() => adamwUpdate(a, a, a, a, { ...o, step: 0 })).toThrow(/step/);
-      expect(() => adamwUpdate(a, a, a, a, { ...o, updateScale: fromArray([1, 2, 3], [3], { backend: be }) })).toThrow(/broadcast/);
+      expect(() => adamwUpdate(a, a, a, a, { ...o, emit: 'p' as 'param' })).toThrow(/emit/);
       expect(() => grad(({ x }: { x: Tensor }) => sum(adamwUpdate(x, a, a, a, o)[0]), ['x'])({ x: a })).toThrow(/not differentiable/);
     });
   });

@@ -63,7 +63,8 @@ function barTicks(lo: number, hi: number): number[] {
 export function matrixSvg(input: MatrixPlotInput): string {
   const T = input.domains.length;
   const longest = Math.max(4, ...input.domains.map((d) => d.length));
-  const left = 24 + CHAR * (longest + 6), cellW = Math.max(58, CHAR * longest + 14);
+  const labels = [...input.panels, ...(input.change?.panels ?? [])].map((p) => p.label.length);
+  const left = 24 + CHAR * (longest + 6), cellW = Math.max(58, CHAR * longest + 14, Math.ceil((8 * Math.max(0, ...labels) + 8) / Math.max(1, T)));
   const panelW = cellW * T, rowH = CELL_H * T, TOP = 80 + 16 * input.subtitle.length;
   const body: string[] = [
     text(16, 24, input.title, { 'font-size': 16, 'font-weight': 'bold' }),
