@@ -8,7 +8,7 @@ import { tidy } from '../tensor/scope.js';
 import { ShapeError, fmt, sameShape } from '../tensor/shape.js';
 import { type Tensor, alias } from '../tensor/tensor.js';
 import { treeLeaves, treeMap } from '../tensor/tree.js';
-import { type Tape, disposeTape, popTape, pushTape } from './tape.js';
+import { type Tape, disposeTape, popTape, pushTape } from '../ops/tape.js';
 
 /** Walks the tape backwards from `out` seeded with `seed`; returns gradients by value id. */
 function backward(tape: Tape, out: Tensor, seed: Tensor): Map<number, Tensor> {

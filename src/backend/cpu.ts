@@ -1,11 +1,13 @@
 // The reference backend: storage is a typed array; each op runs its `cpu` rule. It is the test
 // oracle and a fallback that needs no GPU at all.
-import type { Backend } from './backend.js';
-import type { OpDef } from '../ops/define.js';
+import type { Backend, KernelOp } from './backend.js';
 import { type DType, type HostArray, hostArray } from '../tensor/dtype.js';
-import { type Tensor, registerCpuFactory } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 export const cpuData = (t: Tensor): HostArray => t.storage.handle as HostArray;
+
+/** An op's reference rule on typed arrays (f32, f64 and i32 alike): what the CPU backend runs. */
+export type CpuRule<P = unknown> = (ins: HostArray[], outs: HostArray[], call: { inputs: readonly Tensor[]; outputs: readonly Tensor[]; params: P }) => void;
 
 class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
@@ -17,8 +19,8 @@ class CpuBackend implements Backend {
     return out;
   }
   async read(t: Tensor): Promise<HostArray> { return cpuData(t).slice(); }
-  run(op: OpDef, inputs: readonly Tensor[], outputs: readonly Tensor[], params: unknown): void {
-    op.cpu(inputs.map(cpuData), outputs.map(cpuData), { inputs, outputs, params });
+  run(op: KernelOp, inputs: readonly Tensor[], outputs: readonly Tensor[], params: unknown): void {
+    (op as KernelOp & { cpu: CpuRule }).cpu(inputs.map(cpuData), outputs.map(cpuData), { inputs, outputs, params });
   }
 }
 
@@ -28,7 +30,6 @@ export function cpu(): Backend {
   instance ??= new CpuBackend();
   return instance;
 }
-registerCpuFactory(cpu);
 
 /** Synchronous read for CPU tensors (tests, host-side logic). */
 export function cpuRead(t: Tensor): HostArray {

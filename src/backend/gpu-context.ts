@@ -19,6 +19,9 @@ export interface KernelCall {
   bindings: readonly Tensor[];
 }
 
+/** An op's WebGPU rule: records dispatches (what the WebGPU backend runs). */
+export type GpuRule<P = unknown> = (ctx: GpuContext, inputs: readonly Tensor[], outputs: readonly Tensor[], params: P) => void;
+
 export interface GpuContext {
   dispatch(call: KernelCall): void;
   /** A temporary tensor released after the op's rule has run. */

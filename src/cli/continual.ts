@@ -7,6 +7,7 @@ import { contrastDefaults } from '../continual/contrastive.js';
 import { REFERENCE_SEEDS, runSequence } from '../continual/run.js';
 import { SOFT_MASK_TARGETS, type SoftMaskTarget } from '../continual/soft-mask.js';
 import { type FlagSpecs, type Parsed, UsageError, parseFlags, required, usage } from './args.js';
+import { progressBars } from './progress.js';
 import { backendFlag, chooseBackend, repoDefault } from './common.js';
 import { type Pooling, poolings } from '../nn/roberta.js';
 
@@ -94,7 +95,7 @@ export async function posttrainCommand(argv: string[]): Promise<number> {
     importance: p.importance as string[] | undefined, steps: num(p, 'steps', D.steps), batchSize: num(p, 'batch-size', D.batchSize), seqLen: num(p, 'seq-len', D.seqLen),
     lr: num(p, 'lr', D.lr), seed: p.seed as number, contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']),
     softMaskTarget: p['soft-mask-target'] as SoftMaskTarget, saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', D.importanceSubset),
-    importanceBatchSize: p['importance-batch-size'] as number, backend, quiet: Boolean(p.quiet),
+    importanceBatchSize: p['importance-batch-size'] as number, backend, quiet: Boolean(p.quiet), progress: progressBars(Boolean(p.quiet)),
   });
   process.stdout.write(`${JSON.stringify({ backend: backend.name, ...r })}\n`);
   return r.stoppedOnNaN ? 1 : 0;
@@ -110,7 +111,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     epochs: num(p, 'epochs', finetuneDefaults.epochs), lr: num(p, 'lr', finetuneDefaults.lr), batchSize: num(p, 'batch-size', finetuneDefaults.batchSize),
     seqLen: num(p, 'seq-len', finetuneDefaults.seqLen), weightDecay: p['weight-decay'] as number, seed: p.seed as number, dropout: !p['no-dropout'],
     pool: p.pool as Pooling, maxTrain: p['max-train'] as number | undefined, maxTest: p['max-test'] as number | undefined, backend, quiet: Boolean(p.quiet),
-    out: p.out as string | undefined,
+    out: p.out as string | undefined, progress: progressBars(Boolean(p.quiet)),
   });
   const { predictions: _p, ...rest } = r;
   process.stdout.write(`${JSON.stringify({ backend: backend.name, ...rest })}\n`);
@@ -148,7 +149,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       seqLen: num(p, 'ft-seq-len', q ? 64 : finetuneDefaults.seqLen), weightDecay: p['ft-weight-decay'] as number, pool: p['ft-pool'] as Pooling,
       maxTrain: (p['ft-max-train'] as number | undefined) ?? (q ? 200 : undefined), maxTest: (p['ft-max-test'] as number | undefined) ?? (q ? 100 : undefined),
     },
-    backend, quiet: Boolean(p.quiet),
+    backend, quiet: Boolean(p.quiet), progress: progressBars(Boolean(p.quiet)),
   });
   const r = s.results;
   process.stdout.write(`${JSON.stringify({

@@ -2,7 +2,16 @@
 import * as o from '../ops/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { valueAndGrad } from '../autodiff/grad.js';
-import type { DoctorCheck } from './doctor.js';
+
+export interface DoctorCheck {
+  name: string;
+  /** Kernel file stems this check exercises. */
+  kernels: string[];
+  inputs: { shape: number[]; dtype?: 'f32' | 'i32'; lo?: number; hi?: number; int?: number }[];
+  run: (...xs: Tensor[]) => Tensor;
+  rtol?: number;
+  atol?: number;
+}
 
 /** ∂/∂x of Σ f(x)·c for a fixed c: exercises an op's backward kernels. */
 const gradOf = (f: (x: Tensor) => Tensor) => (x: Tensor): Tensor =>

@@ -1,21 +1,12 @@
 // `das doctor`: describes the adapter and runs every kernel against the CPU reference on random
 // inputs. Exits 1 with an explanation when WebGPU is missing or a kernel disagrees.
 import { readdirSync } from 'node:fs';
-import { type Backend, cpu, fromArray, read, release, tidy, type Tensor, webgpu } from '../index.js';
+import { type Backend, cpu, fromArray, read, release, tidy, webgpu } from '../index.js';
 import { kernelsDir } from '../backend/webgpu/pipelines.js';
 import { installHint } from '../backend/webgpu/device.js';
-import { doctorChecks } from './doctor-checks.js';
+import { type DoctorCheck, doctorChecks } from './doctor-checks.js';
 import { parseFlags, usage } from './args.js';
 
-export interface DoctorCheck {
-  name: string;
-  /** Kernel file stems this check exercises. */
-  kernels: string[];
-  inputs: { shape: number[]; dtype?: 'f32' | 'i32'; lo?: number; hi?: number; int?: number }[];
-  run: (...xs: Tensor[]) => Tensor;
-  rtol?: number;
-  atol?: number;
-}
 
 function values(n: number, seed: number, lo: number, hi: number, int?: number): number[] {
   let s = (seed * 2654435761) >>> 0 || 1;

@@ -7,7 +7,7 @@ import { readImportanceDir } from '../continual/npy.js';
 import { applySoftMask, resolveAxes, softMaskScales } from '../continual/soft-mask.js';
 import { read } from '../tensor/tensor.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { batchesOf, readJsonlExamples } from '../data/mlm-data.js';
+import { batchesOf, readJsonlExamples } from '../data/mlm-jsonl.js';
 import { mlmTargets, toDevice, labelledLogits } from '../nn/mlm.js';
 import type { Params } from '../nn/params.js';
 import { encode } from '../nn/roberta.js';

@@ -9,7 +9,8 @@ import {
   computeImportance, maxAccumulate, normalizeSet,
 } from '../continual/importance.js';
 import { type UnitDims, dimsOf, importanceFromHost, importanceToHost, readImportance, writeImportance } from '../continual/importance-io.js';
-import { batchesOf, iterChunks, mlmCollate, permutation, readJsonlExamples } from '../data/mlm-data.js';
+import { iterChunks, mlmCollate, permutation } from '../data/mlm-data.js';
+import { batchesOf, readJsonlExamples } from '../data/mlm-jsonl.js';
 import { orThrow, readCorpus } from '../data/validate.js';
 import { E } from '../fp.js';
 import { loadCheckpoint } from '../io/hf-roberta.js';

@@ -1,6 +1,7 @@
 // `das pretrain` flags → src/train/pretrain.ts.
 import { parseFlags, required, usage, type FlagSpecs } from './args.js';
 import { backendFlag, chooseBackend } from './common.js';
+import { progressBars } from './progress.js';
 import { pretrain } from '../train/pretrain.js';
 
 const flags: FlagSpecs = {
@@ -42,7 +43,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     scratch: p.model ? undefined : { width: p.width as number, heads: p.heads as number, layers: p.layers as number, intermediate: p.intermediate as number, vocabSize: p['vocab-size'] as number, tokenizer: p.tokenizer as string | undefined, initRange: p['init-range'] as number },
     steps: p.steps as number, batchSize: p['batch-size'] as number, seqLen: p['seq-len'] as number, lr: p.lr as number, warmup: p.warmup as number,
     weightDecay: p['weight-decay'] as number, clipNorm: p['clip-norm'] as number | undefined, seed: p.seed as number, dropout: !p['no-dropout'],
-    evalEvery: p['eval-every'] as number, saveEvery: p['save-every'] as number, validBatches: p['valid-batches'] as number, resume: !p['no-resume'], backend,
+    evalEvery: p['eval-every'] as number, saveEvery: p['save-every'] as number, validBatches: p['valid-batches'] as number, resume: !p['no-resume'], backend, progress: progressBars(),
   });
   process.stdout.write(`${JSON.stringify({ backend: backend.name, ...r })}\n`);
   return r.stoppedOnNaN ? 1 : 0;

@@ -1,7 +1,9 @@
 // A progress line with step, rate and ETA: redrawn in place on a terminal, printed every few
 // seconds otherwise (logs, CI).
 
-export class Progress {
+import type { ProgressFactory, ProgressReporter } from '../train/progress.js';
+
+export class Progress implements ProgressReporter {
   private readonly start = Date.now();
   private lastPrint = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
@@ -36,3 +38,6 @@ export function fmtTime(s: number): string {
   const m = Math.floor(s / 60), sec = Math.floor(s % 60);
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(sec).padStart(2, '0')}`;
 }
+
+/** The command line's progress bars for library loops (none when quiet; final messages always). */
+export const progressBars = (quiet = false): ProgressFactory => (label, total, from = 0) => new Progress(label, total, from, quiet);

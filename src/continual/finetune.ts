@@ -10,7 +10,7 @@
 // softmax (exp underflows to exactly 0 in f32), and the head reads <s> or a mean masked to real
 // tokens, so results are the same.
 import type { Backend } from '../backend/backend.js';
-import { Progress } from '../cli/progress.js';
+import { type ProgressFactory, noProgress } from '../train/progress.js';
 import { permutation } from '../data/mlm-data.js';
 import { type Example, orThrow, readLabels, readTask, taskReport } from '../data/validate.js';
 import { E } from '../fp.js';
@@ -66,6 +66,8 @@ export interface FinetuneOptions extends FinetuneHyper {
   labels: readonly string[];
   backend: Backend;
   quiet?: boolean;
+  /** Progress of the training steps (default: none; the command line draws bars). */
+  progress?: ProgressFactory;
   label?: string;
   /** Return the fine-tuned parameters (result.kept; the caller releases them) instead of releasing them. */
   keepModel?: boolean;
@@ -161,7 +163,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const perEpoch = Math.ceil(train.length / o.batchSize), total = perEpoch * o.epochs;
     const schedule = linearSchedule(o.lr, total, 0);
     const tx = adamw<Params>({ ...adam, lr: schedule });   // lr(opt.step): opt.step counts the steps taken, like `step`
-    const progress = new Progress(o.label ?? 'finetune', total, 0, o.quiet);
+    const progress = (o.progress ?? noProgress)(o.label ?? 'finetune', total, 0);
     const t0 = Date.now();
     const lossSums = new Array<number>(o.epochs).fill(0);
     // The loss of step n is read while step n + 1 is being recorded, so the device is never idle

@@ -16,6 +16,7 @@ import type { SequenceDomain } from '../data/validate.js';
 import { writeDomainImportance } from './domain-importance.js';
 import { type ExtraLoss, type PosttrainMethod, type PosttrainResult, dasSettings, domainChunks, posttrain } from './posttrain.js';
 import type { SoftMaskTarget } from './soft-mask.js';
+import type { ProgressFactory } from '../train/progress.js';
 
 export interface PosttrainHyper {
   steps: number;
@@ -46,6 +47,7 @@ export interface SeedContext {
   backend: Backend;
   counters: Counters;
   quiet?: boolean;
+  progress?: ProgressFactory;
   log: (s: string) => void;
   signal?: AbortSignal;
   /** Called after every post-training step of domain t. */
@@ -78,7 +80,7 @@ export function posttrainDomain(ctx: SeedContext, t: number, from: string, out: 
     model: from, corpus: ctx.domains[t].train, out, method, importance: extra.importance, extraLoss: extra.extraLoss,
     steps: h.steps, batchSize: h.batchSize, seqLen: h.seqLen, lr: h.lr, seed: ctx.seed, warmup: h.warmup, contrastWeight: h.contrastWeight,
     referenceCompat: h.referenceCompat, softMaskTarget: h.softMaskTarget, saveEvery: h.saveEvery,
-    importanceSubset: h.importanceSubset, importanceBatchSize: h.importanceBatchSize, backend: ctx.backend, quiet: ctx.quiet, adoptExisting: true,
+    importanceSubset: h.importanceSubset, importanceBatchSize: h.importanceBatchSize, backend: ctx.backend, quiet: ctx.quiet, progress: ctx.progress, adoptExisting: true,
     signal: ctx.signal, onStep: ctx.onStep && ((step, loss) => ctx.onStep!(t, step, loss)),
   });
 }

@@ -9,7 +9,7 @@ import { appendFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { valueAndGrad } from '../autodiff/grad.js';
 import type { Backend } from '../backend/backend.js';
-import { Progress } from '../cli/progress.js';
+import { type ProgressFactory, noProgress } from '../train/progress.js';
 import { BatchStream, chunkCorpus, mlmCollate, splitValid, stepKey, type MlmBatch } from '../data/mlm-data.js';
 import { orThrow, readCorpus } from '../data/validate.js';
 import { E } from '../fp.js';
@@ -97,6 +97,8 @@ export interface PosttrainOptions {
   adoptExisting?: boolean;
   backend: Backend;
   quiet?: boolean;
+  /** Progress of the training steps (default: none; the command line draws bars). */
+  progress?: ProgressFactory;
   /** Checked before every step: an aborted run stops like a crash (the last periodic checkpoint stays). */
   signal?: AbortSignal;
   /** Called after every finished step. */
@@ -245,7 +247,7 @@ async function train(o: PosttrainOptions, paths: ReturnType<typeof posttrainPath
     const stream = new BatchStream(chunks.length, o.batchSize, o.seed);
     const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup ?? posttrainDefaults.warmup));
     const saveEvery = o.saveEvery ?? posttrainDefaults.saveEvery;
-    const progress = new Progress(`posttrain ${o.method}`, o.steps, start, o.quiet);
+    const progress = (o.progress ?? noProgress)(`posttrain ${o.method}`, o.steps, start);
     const state = (step: number): TrainerState => ({ step, fingerprint, history: [] });
     const t0 = Date.now();
     let step = start, finalLoss: number | null = null;

@@ -9,7 +9,6 @@ import { basename, join, resolve } from 'node:path';
 import type { SequenceDomain } from '../data/validate.js';
 import type { FinetuneHyper } from './finetune.js';
 import type { PosttrainHyper } from './methods.js';
-import type { RunOptions } from './run.js';
 import { type Matrix, averageMatrices, diagonal, forgettingRate, mean, transfer } from './metrics.js';
 import { GENERAL, readHeldOut } from './mlm-eval.js';
 
@@ -263,8 +262,14 @@ const readJson = <T>(file: string): T | null => {
 /** The finished invocations recorded in <out>/timings.json (none when it is missing). */
 export const readInvocations = (out: string): Invocation[] => readJson<{ invocations?: Invocation[] }>(join(out, TIMINGS_FILE))?.invocations ?? [];
 
+/** What runMeta reads of a run's options (run.ts's RunOptions has these fields). */
+export interface RunMetaInput {
+  out: string; sequence: string; model: string; methods: readonly string[]; seeds: readonly number[]; matrix?: 'full' | 'diagonal-final'; heldOut?: { maxChunks: number };
+  baseFinetune?: boolean; posttrain: PosttrainHyper; finetune: Omit<FinetuneHyper, 'seed'>; backend: { name: string };
+}
+
 /** Settings, backend, version and timings of a run for results.json, so that its reader needs no run.json. */
-export function runMeta(o: RunOptions, domains: readonly SequenceDomain[]): RunMeta {
+export function runMeta(o: RunMetaInput, domains: readonly SequenceDomain[]): RunMeta {
   const info = (o.backend as { opened?: { info?: Record<string, string> } }).opened?.info;   // WebGPU: the adapter
   return {
     experiment: basename(resolve(o.out)), version: packageVersion(),

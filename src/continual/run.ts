@@ -28,6 +28,7 @@ import { loadCheckpoint } from '../io/hf-roberta.js';
 import { loadTokenizer } from '../io/tokenizer/index.js';
 import { release } from '../tensor/scope.js';
 import { type FinetuneHyper, finetune } from './finetune.js';
+import type { ProgressFactory } from '../train/progress.js';
 import { type Counters, METHODS, type Method, type PosttrainHyper, type SeedContext, domainDir, methodNames } from './methods.js';
 import { GENERAL, type HeldOut, heldOutLosses, heldOutSets } from './mlm-eval.js';
 import { writePlots } from './plots.js';
@@ -62,6 +63,8 @@ export interface RunOptions {
   finetune: Omit<FinetuneHyper, 'seed'>;
   backend: Backend;
   quiet?: boolean;
+  /** Progress bars of post-training and fine-tuning (default: none; the command line draws them). */
+  progress?: ProgressFactory;
   /** Aborting stops the run like a crash; running it again continues. */
   signal?: AbortSignal;
   /** Progress of post-training: method, seed, domain index, step, loss. */
@@ -164,7 +167,7 @@ async function timed<K extends string, T>(rec: Record<K, number> | undefined, ke
 /** Fine-tunes `model` on task k unless its score file exists; returns whether it ran. */
 async function scoreTask(o: RunOptions, model: string, task: Task, seed: number, file: string, label: string): Promise<boolean> {
   if (existsSync(file)) return false;
-  const r = await finetune({ ...o.finetune, seed, model, train: task.train, test: task.test, labels: task.labels, backend: o.backend, quiet: o.quiet, label });
+  const r = await finetune({ ...o.finetune, seed, model, train: task.train, test: task.test, labels: task.labels, backend: o.backend, quiet: o.quiet, progress: o.progress, label });
   const { predictions, ...rest } = r;
   await writeJson(file, { ...rest, model, predictions });
   return true;
@@ -237,7 +240,7 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
   const stateFile = join(dir, 'state.json');
   const state = loadState(stateFile, m.name, seed, domains);
   const ctx: SeedContext = {
-    base: o.model, domains, seed, dir, hyper: o.posttrain, backend: o.backend, counters: state.counters, quiet: o.quiet, log, signal: o.signal,
+    base: o.model, domains, seed, dir, hyper: o.posttrain, backend: o.backend, counters: state.counters, quiet: o.quiet, progress: o.progress, log, signal: o.signal,
     onStep: o.onStep && ((domain, step, loss) => o.onStep!({ method: m.name, seed, domain, step, loss })),
   };
   const save = () => writeJson(stateFile, state);

@@ -24,7 +24,7 @@ export interface SoftMaskOptions {
   referenceCompat?: boolean;
 }
 
-/** What the scales multiply: the gradient before AdamW (paper and code), or AdamW's whole update (experimental, §12.15). */
+/** What the scales multiply: the gradient before AdamW (paper and code), or AdamW's whole update (experimental, §12.15) — softMask's place in the chain. */
 export const SOFT_MASK_TARGETS = ['gradient', 'update'] as const;
 export type SoftMaskTarget = (typeof SOFT_MASK_TARGETS)[number];
 

@@ -200,4 +200,3 @@ export class BatchStream {
   }
 }
 
-export { batchesOf, parseJsonl, readJsonl, readJsonlBatches, readJsonlExamples, type JsonlOptions, type MlmExample } from './mlm-jsonl.js';

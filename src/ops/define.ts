@@ -1,30 +1,25 @@
 // One op, one record: shape rule, CPU rule, GPU rule and VJP. `apply` allocates the outputs, runs the
 // rule of the inputs' backend and records the application on any tape that tracks an input.
 import type { Backend } from '../backend/backend.js';
-import type { GpuContext } from '../backend/gpu-context.js';
-import type { DType, HostArray } from '../tensor/dtype.js';
+import type { CpuRule } from '../backend/cpu.js';
+import type { GpuRule } from '../backend/gpu-context.js';
+import type { DType } from '../tensor/dtype.js';
 import { type Shape, ShapeError, fmt } from '../tensor/shape.js';
 import { type Tensor, emptyTensor, getDefaultBackend } from '../tensor/tensor.js';
-import { record } from '../autodiff/tape.js';
+import { type VjpCall, record } from './tape.js';
 
 export interface OutSpec { shape: Shape; dtype: DType }
 
-export interface VjpCall<P> {
-  inputs: readonly Tensor[];
-  outputs: readonly Tensor[];
-  params: P;
-  /** needs[i]: input i wants a gradient (skip the work otherwise). */
-  needs: readonly boolean[];
-}
+export type { VjpCall };
 
 export interface OpDef<P = unknown> {
   name: string;
   /** Output shapes and dtypes (visible outputs first, then residuals); throws ShapeError. */
   shape: (inputs: readonly Tensor[], params: P) => OutSpec[];
   /** Reference rule on typed arrays (f32, f64 and i32 alike). */
-  cpu: (ins: HostArray[], outs: HostArray[], call: { inputs: readonly Tensor[]; outputs: readonly Tensor[]; params: P }) => void;
+  cpu: CpuRule<P>;
   /** WebGPU rule: records dispatches; absent means the op is CPU-only. */
-  gpu?: (ctx: GpuContext, inputs: readonly Tensor[], outputs: readonly Tensor[], params: P) => void;
+  gpu?: GpuRule<P>;
   /** Gradients of the inputs, given the cotangent of each output (null where none flows). */
   vjp?: (call: VjpCall<P>, cotangents: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
   /** How many outputs the caller sees; the rest are residuals for the VJP. Default: all. */
@@ -44,7 +39,7 @@ export function apply<P>(op: OpDef<P>, inputs: readonly Tensor[], params: P, bac
   const specs = op.shape(inputs, params);
   const outs = specs.map((s) => emptyTensor(be, s.shape, s.dtype));
   try {
-    be.run(op as OpDef, inputs, outs, params);
+    be.run(op, inputs, outs, params);
   } catch (e) {
     for (const o of outs) o.dispose();
     throw e;

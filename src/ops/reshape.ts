@@ -1,5 +1,5 @@
 // reshape: free (a new handle on the same storage); the only op that does not dispatch.
-import { record } from '../autodiff/tape.js';
+import { record } from './tape.js';
 import { type Shape, ShapeError, checkShape, fmt, normalizeAxis, sizeOf } from '../tensor/shape.js';
 import { type Tensor, alias } from '../tensor/tensor.js';
 import { type OpDef, defineOp } from './define.js';

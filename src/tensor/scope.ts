@@ -1,7 +1,8 @@
 // Scopes own memory: every tensor belongs to the innermost open `tidy`, which releases all it
 // allocated except what it returns. Outside any scope, the caller releases by hand.
-// (tensor.ts imports this file too; the cycle is only used at call time.)
-import { type Tensor, alias } from './tensor.js';
+// The lowest module of the tensor floor: tensor.ts reports allocations here; this file needs tensors
+// only as a type (a returned outside tensor gets a fresh handle through its own method).
+import type { Tensor } from './tensor.js';
 
 const scopes: Tensor[][] = [];
 
@@ -39,7 +40,7 @@ export function tidy<T>(fn: () => T): T {
     else t.dispose();
   }
   if (!needsAlias) return result;
-  return mapLeaves(result, (t) => (ownSet.has(t) ? t : alias(t)));
+  return mapLeaves(result, (t) => (ownSet.has(t) ? t : t.newHandle()));
 }
 
 function mapLeaves<T>(x: T, f: (t: Tensor) => Tensor): T {

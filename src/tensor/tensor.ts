@@ -1,6 +1,6 @@
 // Tensor: an immutable handle on reference-counted storage. Handles are released explicitly or by
 // the scope (tidy) that created them; using a released handle throws.
-import type { Backend } from '../backend/backend.js';
+import type { Backend } from './backend.js';
 import { type DType, type HostArray, bytesPer, toHostArray } from './dtype.js';
 import { type Shape, checkShape, fmt, sizeOf } from './shape.js';
 import { onAllocate } from './scope.js';
@@ -62,6 +62,9 @@ export class Tensor {
     if (--s.refs === 0) freeStorage(s);
   }
 
+  /** A fresh handle on the same value (owned by the current scope); see alias(). */
+  newHandle(): Tensor { return alias(this); }
+
   toString(): string { return `Tensor(${fmt(this.shape)}, ${this.dtype}${this.released ? ', released' : ''})`; }
 }
 
@@ -97,18 +100,16 @@ export function alias(t: Tensor, shape: Shape = t.shape, sameValue = true, scope
 }
 
 let defaultBackend: Backend | undefined;
-let cpuFactory: (() => Backend) | undefined;
 
-/** The backend used by creation functions when none is named. Starts as the CPU backend. */
+/**
+ * The backend used by creation functions when none is named: the one given to setDefaultBackend.
+ * There is no implicit default (the choice of backend is explicit); none set is an error that says so.
+ */
 export function getDefaultBackend(): Backend {
-  if (defaultBackend === undefined) {
-    if (cpuFactory === undefined) throw new Error('no backend registered');
-    defaultBackend = cpuFactory();
-  }
+  if (defaultBackend === undefined) throw new Error('no backend given and no default set: pass { backend } or call setDefaultBackend(cpu()) (or the result of await webgpu())');
   return defaultBackend;
 }
 export function setDefaultBackend(b: Backend): void { defaultBackend = b; }
-export function registerCpuFactory(f: () => Backend): void { cpuFactory = f; }
 
 export interface CreateOptions { dtype?: DType; backend?: Backend }
 

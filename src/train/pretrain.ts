@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { Progress } from '../cli/progress.js';
+import { type ProgressFactory, noProgress } from './progress.js';
 import { orThrow, readCorpus } from '../data/validate.js';
 import { E } from '../fp.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/hf-roberta.js';
@@ -46,6 +46,8 @@ export interface PretrainOptions {
   resume: boolean;
   backend: Backend;
   quiet?: boolean;
+  /** Progress of the training steps (default: none; the command line draws bars). */
+  progress?: ProgressFactory;
 }
 
 export interface PretrainResult { steps: number; finalLoss: number; valid?: { loss: number; perplexity: number }; tokensPerSecond: number; stoppedOnNaN: boolean }
@@ -134,7 +136,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const opt: AdamWConfig = { ...adamwDefaults, weightDecay: o.weightDecay, clipNorm: o.clipNorm };
   const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup));
   const logFile = join(o.out, 'log.jsonl');
-  const progress = new Progress('pretrain', o.steps, start, o.quiet);
+  const progress = (o.progress ?? noProgress)('pretrain', o.steps, start);
   const state = (step: number): TrainerState => ({ step, fingerprint, history });
   const t0 = Date.now();
   let lastLoss = NaN, stoppedOnNaN = false, step = start, valid: { loss: number; perplexity: number } | undefined;

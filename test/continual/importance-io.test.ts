@@ -11,7 +11,7 @@ import { cpu, key, read, release } from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
 import { type HostImportance, IMPORTANCE_FILES, decodeNpy, encodeNpy, importanceFromHost, importanceToHost, readImportance, writeImportance } from '../../src/continual/importance-io.js';
 import { UNIT_KINDS, computeImportance, maxAccumulate, normalizeSet } from '../../src/continual/importance.js';
-import { batchesOf, readJsonlExamples } from '../../src/data/mlm-data.js';
+import { batchesOf, readJsonlExamples } from '../../src/data/mlm-jsonl.js';
 import { isAtomicLeftover } from '../../src/io/atomic.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/io/hf-roberta.js';
 import { trainBpe } from '../../src/io/tokenizer/index.js';

@@ -2,7 +2,8 @@
 // buffer, uniforms packed into an arena written just before submit, reads only on request.
 import type { Backend } from '../backend.js';
 import type { GpuContext, KernelCall, Uniform } from '../gpu-context.js';
-import type { OpDef } from '../../ops/define.js';
+import type { KernelOp } from '../backend.js';
+import type { GpuRule } from '../gpu-context.js';
 import { type DType, type HostArray, bytesPer, hostArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 import { sizeOf } from '../../tensor/shape.js';
@@ -108,8 +109,9 @@ export class WebGpuBackend implements Backend, GpuContext {
     return out;
   }
 
-  run(op: OpDef, inputs: readonly Tensor[], outputs: readonly Tensor[], params: unknown): void {
+  run(kernelOp: KernelOp, inputs: readonly Tensor[], outputs: readonly Tensor[], params: unknown): void {
     this.check();
+    const op = kernelOp as KernelOp & { gpu?: GpuRule };
     if (op.gpu === undefined) throw new Error(`${op.name}: no WebGPU kernel; run it on the cpu backend`);
     try {
       op.gpu(this, inputs, outputs, params);

@@ -1,10 +1,25 @@
 // The tape records op applications whose inputs depend on a differentiated leaf. It holds its own
 // handles on every recorded tensor, so inner scopes may release theirs before the backward pass.
-import type { OpDef } from '../ops/define.js';
+// It lives with the ops (every application is recorded here); the backward sweep over it is
+// src/autodiff/grad.ts, a floor above.
 import { type Tensor, alias } from '../tensor/tensor.js';
 
+export interface VjpCall<P> {
+  inputs: readonly Tensor[];
+  outputs: readonly Tensor[];
+  params: P;
+  /** needs[i]: input i wants a gradient (skip the work otherwise). */
+  needs: readonly boolean[];
+}
+
+/** What the tape needs of an op record: its name and its VJP (see OpDef in define.ts). */
+export interface TapeOp {
+  readonly name: string;
+  vjp?(call: VjpCall<unknown>, cotangents: readonly (Tensor | null)[]): readonly (Tensor | null)[];
+}
+
 export interface TapeNode {
-  readonly op: OpDef;
+  readonly op: TapeOp;
   readonly inputs: readonly Tensor[];
   readonly outputs: readonly Tensor[];
   readonly params: unknown;
@@ -34,7 +49,7 @@ export const isRecording = (): boolean => tapes.some((t) => !t.paused);
 
 const hold = (t: Tensor): Tensor => alias(t, t.shape, true, false);
 
-export function record(op: OpDef, inputs: readonly Tensor[], outputs: readonly Tensor[], params: unknown): void {
+export function record(op: TapeOp, inputs: readonly Tensor[], outputs: readonly Tensor[], params: unknown): void {
   for (const tape of tapes) {
     if (tape.paused || !inputs.some((t) => tape.tracked.has(t.vid))) continue;
     if (op.vjp === undefined) throw new Error(`${op.name}: not differentiable, but an input depends on a differentiated argument (use stopGradient)`);
