@@ -9,14 +9,10 @@ import { readSafetensors, serializeSafetensors, type HostArray as StArray } from
 import { type Tokenizer, mergesTxt, tokenizerJson, vocabJson } from '../io/tokenizer/index.js';
 import type { RobertaConfig } from '../nn/config.js';
 import type { Params } from '../nn/params.js';
+import type { TrainerState } from './loop.js';
 import type { TrainState } from './mlm-step.js';
 
-export interface TrainerState {
-  step: number;
-  /** What must match for a resume to continue the same run. */
-  fingerprint: Record<string, unknown>;
-  history: Record<string, number>[];
-}
+export type { TrainerState } from './loop.js';
 
 export const tokenizerFiles = (tok: Tokenizer): Record<string, string> => ({
   'tokenizer.json': tokenizerJson(tok), 'vocab.json': vocabJson(tok), 'merges.txt': mergesTxt(tok),

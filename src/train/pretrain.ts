@@ -2,14 +2,14 @@
 // Resumable after kill -9 (losing at most one checkpoint interval); NaN/Inf stops the run and keeps
 // the last good checkpoint.
 import { existsSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { type ProgressFactory, noProgress } from './progress.js';
+import type { ProgressFactory } from './progress.js';
+import { trainLoop } from './loop.js';
 import { orThrow, readCorpus } from '../data/validate.js';
 import { E } from '../fp.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/hf-roberta.js';
-import { checkOutDir, claimOutDir, truncateStepLog } from '../io/out-dir.js';
+import { checkOutDir, claimOutDir } from '../io/out-dir.js';
 import { type Tokenizer, loadTokenizer, trainBpe } from '../io/tokenizer/index.js';
 import { type RobertaConfig, parseConfig } from '../nn/config.js';
 import { initParams } from '../nn/params.js';
@@ -18,8 +18,7 @@ import { foldIn, key } from '../ops/random.js';
 import { adamwDefaults, adamwInit, type AdamWConfig } from '../optim/adamw.js';
 import { linearSchedule, warmupFor } from '../optim/schedule.js';
 import { release } from '../tensor/scope.js';
-import { read } from '../tensor/tensor.js';
-import { loadTrainCheckpoint, saveTrainCheckpoint, tokenizerFiles, type TrainerState } from './checkpointing.js';
+import { loadTrainCheckpoint, saveTrainCheckpoint, tokenizerFiles } from './checkpointing.js';
 import { type TrainState, evalMlm, mlmTrainStep } from './mlm-step.js';
 import { BatchStream, chunkCorpus, mlmCollate, splitValid } from '../data/mlm-data.js';
 
@@ -86,93 +85,86 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   checkOutDir(o.out, settings, 'a pretraining run');
   const ckDir = join(o.out, 'checkpoint');
   const lines = orThrow(readCorpus(o.corpus));
+  // (the checkpoint's fingerprint predates settings.json; it stays as it was so older checkpoints resume)
   const fingerprint = { corpus: o.corpus, valid: o.valid ?? null, seqLen: o.seqLen, batchSize: o.batchSize, seed: o.seed, steps: o.steps, lr: o.lr, model: o.model ?? null };
 
-  let tok: Tokenizer, cfg: RobertaConfig, s: TrainState, start = 0, history: Record<string, number>[] = [];
-  if (o.resume && existsSync(join(ckDir, 'trainer_state.json'))) {
-    const r = await loadTrainCheckpoint(ckDir, o.backend);
-    if (E.isLeft(r)) throw new Error(`cannot resume from ${ckDir}: ${r.left.message} (remove it or pass --no-resume)`);
-    if (JSON.stringify(r.right.state.fingerprint) !== JSON.stringify(fingerprint)) {
-      release(r.right.s);
-      throw new Error(`${ckDir} belongs to a run with other settings (${JSON.stringify(r.right.state.fingerprint)}); use another --out or --no-resume`);
-    }
-    ({ cfg, s } = r.right);
-    start = r.right.state.step;
-    history = r.right.state.history;
-    tok = orThrow2(await loadTokenizer(ckDir));
-    log(`resuming ${ckDir} at step ${start}/${o.steps}`);
-  } else if (o.model !== undefined) {
-    const ck = await loadCheckpoint(o.model, o.backend);
-    if (E.isLeft(ck)) throw new Error(ck.left.message);
-    tok = orThrow2(await loadTokenizer(o.model));
-    cfg = ck.right.cfg;
-    if (ck.right.params.lmHead === undefined) throw new Error(`${o.model} has no MLM head (lm_head.*); pretraining needs one`);
-    s = { params: ck.right.params, opt: adamwInit(ck.right.params) };
-  } else {
-    if (o.scratch === undefined) throw new Error('give --model DIR to continue a checkpoint, or model dimensions to train from scratch');
-    tok = o.scratch.tokenizer ? orThrow2(await loadTokenizer(o.scratch.tokenizer)) : trainBpe(lines, { vocabSize: o.scratch.vocabSize });
-    cfg = scratchConfig(o.scratch, tok.vocabSize, o.seqLen);
-    const params = initParams(cfg, key(o.seed), o.backend, { mlm: true });
-    s = { params, opt: adamwInit(params) };
-  }
-  if (tok.vocabSize !== cfg.vocabSize) throw new Error(`tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
-  if (o.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.seqLen} needs ${o.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
-
-  // Without --valid, the first 5 % of lines are held out (docs/method.md §3.1).
-  const split = o.valid !== undefined ? { train: lines, valid: orThrow(readCorpus(o.valid)) } : splitValid(lines, 5);
-  const chunks = chunkCorpus(split.train, tok, { seqLen: o.seqLen });
-  const validChunks = chunkCorpus(split.valid, tok, { seqLen: o.seqLen });
-  if (validChunks.length === 0) throw new Error(`the held-out text gives no chunk of ${o.seqLen} tokens; pass a longer --valid corpus`);
-  if (chunks.length < o.batchSize) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${o.batchSize}`);
-  const stream = new BatchStream(chunks.length, o.batchSize, o.seed);
-  const batchAt = (step: number): HostBatch => mlmCollate(stream.indicesAt(step).map((i) => chunks[i]), tok, cfg.vocabSize, foldIn(key(o.seed), step)).batch;
+  let tok!: Tokenizer, cfg!: RobertaConfig, batchAt!: (step: number) => HostBatch;
   const validSet: HostBatch[] = [];
-  for (let i = 0; i < Math.min(o.validBatches, Math.ceil(validChunks.length / o.batchSize)); i++) {
-    validSet.push(mlmCollate(validChunks.slice(i * o.batchSize, (i + 1) * o.batchSize), tok, cfg.vocabSize, foldIn(key(o.seed + 1), i)).batch);
-  }
-
-  await claimOutDir(o.out, settings);   // inputs are valid: only now does --out appear
-  await truncateStepLog(join(o.out, 'log.jsonl'), start);   // drop records written after the last checkpoint, before a crash
   const opt: AdamWConfig = { ...adamwDefaults, weightDecay: o.weightDecay, clipNorm: o.clipNorm };
   const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, o.warmup));
-  const logFile = join(o.out, 'log.jsonl');
-  const progress = (o.progress ?? noProgress)('pretrain', o.steps, start);
-  const state = (step: number): TrainerState => ({ step, fingerprint, history });
   const t0 = Date.now();
-  let lastLoss = NaN, stoppedOnNaN = false, step = start, valid: { loss: number; perplexity: number } | undefined;
-  for (; step < o.steps; step++) {
-    const hb = batchAt(step);
-    const [next, lossT] = mlmTrainStep(cfg, s, hb, schedule(step), opt, o.dropout ? foldIn(key(o.seed + 2), step) : null, o.backend);
-    const loss = (await read(lossT))[0];
-    lossT.dispose();
-    if (!Number.isFinite(loss)) {
-      release(next);
-      stoppedOnNaN = true;
-      progress.done(`pretrain: loss became ${loss} at step ${step + 1}; stopped. The last good checkpoint is ${existsSync(ckDir) ? ckDir : '(none yet)'} — lower --lr or set --clip-norm.`);
-      break;
-    }
-    release(s);
-    s = next;
-    lastLoss = loss;
-    const tokens = (step + 1 - start) * o.batchSize * o.seqLen;
-    const rec: Record<string, number> = { step: step + 1, loss, lr: schedule(step), tokensPerSecond: tokens / ((Date.now() - t0) / 1000) };
-    if ((step + 1) % o.evalEvery === 0 || step + 1 === o.steps) {
+  let start = 0, valid: { loss: number; perplexity: number } | undefined;
+  const r = await trainLoop<TrainState>({
+    label: 'pretrain', steps: o.steps, fingerprint, resume: o.resume, saveEvery: o.saveEvery, log: join(o.out, 'log.jsonl'),
+    progress: o.progress, release: (s) => release(s),
+    checkpoint: {
+      dir: ckDir,
+      save: (dir, s, trainer) => saveTrainCheckpoint(dir, cfg, s, tok, trainer),
+      load: async (dir) => {
+        const c = await loadTrainCheckpoint(dir, o.backend);
+        if (E.isLeft(c)) return c;
+        cfg = c.right.cfg;
+        const t = await loadTokenizer(dir);
+        if (E.isLeft(t)) { release(c.right.s); return t; }
+        tok = t.right;
+        log(`resuming ${dir} at step ${c.right.state.step}/${o.steps}`);
+        return E.right({ s: c.right.s, trainer: c.right.state });
+      },
+    },
+    init: async () => {
+      if (o.model !== undefined) {
+        const ck = await loadCheckpoint(o.model, o.backend);
+        if (E.isLeft(ck)) throw new Error(ck.left.message);
+        tok = orThrow2(await loadTokenizer(o.model));
+        cfg = ck.right.cfg;
+        if (ck.right.params.lmHead === undefined) { release(ck.right.params); throw new Error(`${o.model} has no MLM head (lm_head.*); pretraining needs one`); }
+        return { params: ck.right.params, opt: adamwInit(ck.right.params) };
+      }
+      if (o.scratch === undefined) throw new Error('give --model DIR to continue a checkpoint, or model dimensions to train from scratch');
+      tok = o.scratch.tokenizer ? orThrow2(await loadTokenizer(o.scratch.tokenizer)) : trainBpe(lines, { vocabSize: o.scratch.vocabSize });
+      cfg = scratchConfig(o.scratch, tok.vocabSize, o.seqLen);
+      const params = initParams(cfg, key(o.seed), o.backend, { mlm: true });
+      return { params, opt: adamwInit(params) };
+    },
+    ready: async (_s, at) => {
+      start = at;
+      if (tok.vocabSize !== cfg.vocabSize) throw new Error(`tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
+      if (o.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.seqLen} needs ${o.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
+      // Without --valid, the first 5 % of lines are held out (docs/method.md §3.1).
+      const split = o.valid !== undefined ? { train: lines, valid: orThrow(readCorpus(o.valid)) } : splitValid(lines, 5);
+      const chunks = chunkCorpus(split.train, tok, { seqLen: o.seqLen });
+      const validChunks = chunkCorpus(split.valid, tok, { seqLen: o.seqLen });
+      if (validChunks.length === 0) throw new Error(`the held-out text gives no chunk of ${o.seqLen} tokens; pass a longer --valid corpus`);
+      if (chunks.length < o.batchSize) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${o.batchSize}`);
+      const stream = new BatchStream(chunks.length, o.batchSize, o.seed);
+      batchAt = (step) => mlmCollate(stream.indicesAt(step).map((i) => chunks[i]), tok, cfg.vocabSize, foldIn(key(o.seed), step)).batch;
+      for (let i = 0; i < Math.min(o.validBatches, Math.ceil(validChunks.length / o.batchSize)); i++) {
+        validSet.push(mlmCollate(validChunks.slice(i * o.batchSize, (i + 1) * o.batchSize), tok, cfg.vocabSize, foldIn(key(o.seed + 1), i)).batch);
+      }
+      await claimOutDir(o.out, settings);   // inputs are valid: only now does --out appear
+    },
+    step: (s, step) => {
+      const [state, loss] = mlmTrainStep(cfg, s, batchAt(step), schedule(step), opt, o.dropout ? foldIn(key(o.seed + 2), step) : null, o.backend);
+      return { state, metrics: { loss } };
+    },
+    record: (n, v) => ({ step: n, loss: v.loss, lr: schedule(n - 1), tokensPerSecond: ((n - start) * o.batchSize * o.seqLen) / ((Date.now() - t0) / 1000) }),
+    after: async (s, step, v, history) => {
+      if ((step + 1) % o.evalEvery !== 0 && step + 1 !== o.steps) return undefined;
       valid = await evalMlm(cfg, s.params, validSet, o.backend);
-      rec.validLoss = valid.loss;
-      history.push({ step: step + 1, validLoss: valid.loss, loss });
-    }
-    await appendFile(logFile, `${JSON.stringify(rec)}\n`);
-    progress.update(step + 1, { loss, ...(valid ? { valid: valid.loss } : {}), 'tok/s': rec.tokensPerSecond }, step + 1 === o.steps);
-    if ((step + 1) % o.saveEvery === 0 && step + 1 < o.steps) await saveTrainCheckpoint(ckDir, cfg, s, tok, state(step + 1));
-  }
-  if (!stoppedOnNaN) {
-    progress.done();
-    await saveTrainCheckpoint(ckDir, cfg, s, tok, state(step));
-    await saveCheckpoint(join(o.out, 'model'), cfg, s.params, { ...tokenizerFiles(tok) }, { steps: String(step) });
+      history.push({ step: step + 1, validLoss: valid.loss, loss: v.loss });
+      return { validLoss: valid.loss };
+    },
+    fields: (step, v) => ({ loss: v.loss, ...(valid ? { valid: valid.loss } : {}), 'tok/s': ((step + 1 - start) * o.batchSize * o.seqLen) / ((Date.now() - t0) / 1000) }),
+    nonFinite: (loss, step) => `pretrain: loss became ${loss} at step ${step}; stopped. The last good checkpoint is ${existsSync(ckDir) ? ckDir : '(none yet)'} — lower --lr or set --clip-norm.`,
+  });
+  const s = r.state;
+  if (!r.stoppedOnNaN) {
+    await saveTrainCheckpoint(ckDir, cfg, s, tok, { step: r.steps, fingerprint, history: r.history });
+    await saveCheckpoint(join(o.out, 'model'), cfg, s.params, { ...tokenizerFiles(tok) }, { steps: String(r.steps) });
   }
   const seconds = (Date.now() - t0) / 1000;
   release(s);
-  return { steps: step, finalLoss: lastLoss, valid, tokensPerSecond: ((step - start) * o.batchSize * o.seqLen) / Math.max(seconds, 1e-9), stoppedOnNaN };
+  return { steps: r.steps, finalLoss: r.last?.loss ?? NaN, valid, tokensPerSecond: ((r.steps - start) * o.batchSize * o.seqLen) / Math.max(seconds, 1e-9), stoppedOnNaN: r.stoppedOnNaN };
 }
 
 function orThrow2<T>(r: E.Either<Error, T>): T {

@@ -5,7 +5,7 @@ import {
   type Backend, type Tensor, add, crossEntropy, fromArray, gelu, layerNorm, linear, matmul, mean, mul, permute, read, release, reshape,
   scalarOp, softmax, square, sub, sum, valueAndGrad,
 } from '../../src/index.js';
-import { backends } from '../support/devices.js';
+import { backends, cpuBackend } from '../support/devices.js';
 import { loadFixture, type Fixture } from '../support/fixtures.js';
 import { checkVjp, expectAllClose, expectCloseToScale, seededValues } from '../support/oracle.js';
 
@@ -77,11 +77,11 @@ describe('composite functions match PyTorch', () => {
   }
 
   it('the same composites agree with central differences in f64', () => {
-    const mask = fromArray([0, 0, 0, -10000, -10000, 0, 0, 0, 0, 0], [2, 1, 1, 5], { dtype: 'f64' });
+    const mask = fromArray([0, 0, 0, -10000, -10000, 0, 0, 0, 0, 0], [2, 1, 1, 5], { dtype: 'f64', backend: cpuBackend });
     const shapes = [[2, 5, 8], [8, 8], [8], [8, 8], [8], [8, 8], [8], [8, 8], [8]];
     const inputs = shapes.map((shape, i) => ({ shape, values: seededValues(shape.reduce((a, b) => a * b, 1), 40 + i) }));
     checkVjp((x, qw, qb, kw, kb, vw, vb, ow, ob) => attention({ x, query: { weight: qw, bias: qb }, key: { weight: kw, bias: kb }, value: { weight: vw, bias: vb }, output: { weight: ow, bias: ob } }, mask, 2), inputs);
-    checkVjp((x, w1, b1, w2, b2) => mlp({ x, fc1: { weight: w1, bias: b1 }, fc2: { weight: w2, bias: b2 } }, fromArray(seededValues(6, 3), [2, 3], { dtype: 'f64' })),
+    checkVjp((x, w1, b1, w2, b2) => mlp({ x, fc1: { weight: w1, bias: b1 }, fc2: { weight: w2, bias: b2 } }, fromArray(seededValues(6, 3), [2, 3], { dtype: 'f64', backend: cpuBackend })),
       [[2, 4], [5, 4], [5], [3, 5], [3]].map((shape, i) => ({ shape, values: seededValues(shape.reduce((a, b) => a * b, 1), 60 + i) })));
     release(mask);
   });

@@ -9,10 +9,8 @@ import { E } from '../../src/fp.js';
 import { trainBpe } from '../../src/io/tokenizer/index.js';
 import { IGNORE } from '../../src/nn/mlm.js';
 import { foldIn, key, type Key } from '../../src/ops/random.js';
-import {
-  BatchStream, batchesOf, chunkCorpus, mlmCollate, parseJsonl, permutation, readJsonl, readJsonlBatches, readJsonlExamples,
-  splitValid, stepKey, type MlmBatch,
-} from '../../src/data/mlm-data.js';
+import { BatchStream, chunkCorpus, mlmCollate, permutation, splitValid, stepKey, type MlmBatch } from '../../src/data/mlm-data.js';
+import { batchesOf, parseJsonl, readJsonl, readJsonlBatches, readJsonlExamples } from '../../src/data/mlm-jsonl.js';
 
 const lines = readFileSync('data/general/train.txt', 'utf8').split('\n');
 const tok = trainBpe(lines, { vocabSize: 2000 });
