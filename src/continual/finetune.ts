@@ -10,7 +10,8 @@
 // softmax (exp underflows to exactly 0 in f32), and the head reads <s> or a mean masked to real
 // tokens, so results are the same.
 import type { Backend } from '../backend/backend.js';
-import { type ProgressFactory, noProgress } from '../train/progress.js';
+import type { ProgressFactory } from '../train/progress.js';
+import { trainLoop } from '../train/loop.js';
 import { permutation } from '../data/mlm-data.js';
 import { type Example, orThrow, readLabels, readTask, taskReport } from '../data/validate.js';
 import { E } from '../fp.js';
@@ -22,12 +23,11 @@ import { type DropoutSource, type Pooling, classifierLogits, encode } from '../n
 import { HF_ADAMW } from '../ops/adamw.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { foldIn, key } from '../ops/random.js';
-import { type AdamWConfig, adamw, adamwDefaults, adamwInit } from '../optim/adamw.js';
+import { type AdamWConfig, type AdamWState, adamw, adamwDefaults, adamwInit } from '../optim/adamw.js';
 import { linearSchedule } from '../optim/schedule.js';
-import { applyGradients } from '../optim/transform.js';
+import { type GradientTransformation, applyGradients } from '../optim/transform.js';
 import { release, tidy } from '../tensor/scope.js';
-import { type Tensor, fromArray, read } from '../tensor/tensor.js';
-import type { HostArray } from '../tensor/dtype.js';
+import { fromArray, read } from '../tensor/tensor.js';
 import { valueAndGrad } from '../autodiff/grad.js';
 import { accuracy, confusionMatrix, macroF1, perClassScores } from './metrics.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -153,81 +153,70 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const { lmHead, classifier: old, ...encoder } = ck.right.params;
   release(lmHead, old);
   const how = o.pool ?? 'cls';
-  let params: Params = { ...encoder, classifier: initClassifier(cfg, o.labels.length, foldIn(key(o.seed), 1), o.backend) };
-  let opt = adamwInit(params);
+  const params: Params = { ...encoder, classifier: initClassifier(cfg, o.labels.length, foldIn(key(o.seed), 1), o.backend) };
+  type FtState = { params: Params; opt: AdamWState<Params> };
+  const t0 = Date.now();
+  const perEpoch = Math.ceil(train.length / o.batchSize), total = perEpoch * o.epochs;
+  const lossSums = new Array<number>(o.epochs).fill(0);
+  const orders = new Map<number, Uint32Array | Int32Array>();
+  const orderOf = (epoch: number) => {
+    if (!orders.has(epoch)) orders.set(epoch, permutation(train.length, foldIn(key(o.seed), 1000 + epoch)));
+    return orders.get(epoch)!;
+  };
+  const batchOf = (step: number) => {
+    const order = orderOf(Math.floor(step / perEpoch)), b = step % perEpoch;
+    return Array.from(order.subarray(b * o.batchSize, (b + 1) * o.batchSize));
+  };
+  let xTrain: number[][] = [], xTest: number[][] = [];
+  let tx!: GradientTransformation<AdamWState<Params>, Params>;
+  // The loss of step n is read while step n + 1 is being recorded, so the device is never idle
+  // waiting for the host (a non-finite loss still stops the run, one step later).
+  const r = await trainLoop<FtState>({
+    label: o.label ?? 'finetune', steps: total, pipelined: true, progress: o.progress, release: (st) => release(st),
+    init: async () => ({ params, opt: adamwInit(params) }),
+    ready: async () => {
+      if (tok.right.vocabSize !== cfg.vocabSize) throw new Error(`the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);
+      const seqLen = Math.min(o.seqLen, cfg.maxPositions - cfg.padId - 1);
+      xTrain = train.map((e) => encodeExample(tok.right, e.text, seqLen));
+      xTest = test.map((e) => encodeExample(tok.right, e.text, seqLen));
+      const adam: AdamWConfig = { ...adamwDefaults, ...HF_ADAMW, weightDecay: o.weightDecay ?? finetuneDefaults.weightDecay };
+      tx = adamw<Params>({ ...adam, lr: linearSchedule(o.lr, total, 0) });   // lr(opt.step): opt.step counts the steps taken, like `step`
+    },
+    step: (st, step) => {
+      const idx = batchOf(step);
+      const hb = padBatch(idx.map((i) => xTrain[i]), cfg.padId);
+      const src: DropoutSource | undefined = (o.dropout ?? true) ? { key: foldIn(key(o.seed + 1), step) } : undefined;
+      return tidy(() => {
+        const batch = toDevice(cfg, hb, o.backend);
+        const y = fromArray(Int32Array.from(idx, (i) => yTrain[i]), [idx.length], { dtype: 'i32', backend: o.backend });
+        const f = (a: { params: Params }) =>
+          crossEntropy(classifierLogits(cfg, a.params.classifier!, encode(cfg, a.params, batch, { dropout: src }), src, 0, { how, mask: batch.mask }), y, { reduction: 'mean' });
+        const [loss, g] = valueAndGrad(f, ['params'])({ params: st.params });
+        const [p, s] = applyGradients(tx, st.params, g.params, st.opt);
+        return { state: { params: p, opt: s }, metrics: { loss } };
+      });
+    },
+    onStep: (n, v) => { lossSums[Math.floor((n - 1) / perEpoch)] += v.loss * batchOf(n - 1).length; },
+    fields: (step, v) => ({ epoch: Math.floor(step / perEpoch) + 1, loss: v.loss }),
+    nonFinite: (loss, step) => `finetune: the training loss became ${loss} at step ${step}; lower the learning rate`,
+  });
+  const final = r.state;
+  let owned = true;
   try {
-    if (tok.right.vocabSize !== cfg.vocabSize) throw new Error(`the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);
-    const seqLen = Math.min(o.seqLen, cfg.maxPositions - cfg.padId - 1);
-    const xTrain = train.map((e) => encodeExample(tok.right, e.text, seqLen)), xTest = test.map((e) => encodeExample(tok.right, e.text, seqLen));
-    const adam: AdamWConfig = { ...adamwDefaults, ...HF_ADAMW, weightDecay: o.weightDecay ?? finetuneDefaults.weightDecay };
-    const perEpoch = Math.ceil(train.length / o.batchSize), total = perEpoch * o.epochs;
-    const schedule = linearSchedule(o.lr, total, 0);
-    const tx = adamw<Params>({ ...adam, lr: schedule });   // lr(opt.step): opt.step counts the steps taken, like `step`
-    const progress = (o.progress ?? noProgress)(o.label ?? 'finetune', total, 0);
-    const t0 = Date.now();
-    const lossSums = new Array<number>(o.epochs).fill(0);
-    // The loss of step n is read while step n + 1 is being recorded, so the device is never idle
-    // waiting for the host (a non-finite loss still stops the run, one step later).
-    type Pending = { value: Promise<HostArray>; loss: Tensor; n: number; step: number; epoch: number };
-    let inflight: Pending | null = null;
-    const settle = async (p: Pending | null) => {
-      if (p === null) return;
-      let loss: number;
-      try { loss = (await p.value)[0]; } finally { p.loss.dispose(); }
-      const { n, step: at, epoch } = p;
-      if (!Number.isFinite(loss)) throw new Error(`finetune: the training loss became ${loss} at step ${at + 1}; lower the learning rate`);
-      lossSums[epoch] += loss * n;
-      progress.update(at + 1, { epoch: epoch + 1, loss });
-    };
-    let step = 0;
-    try {
-      for (let epoch = 0; epoch < o.epochs; epoch++) {
-        const order = permutation(train.length, foldIn(key(o.seed), 1000 + epoch));
-        for (let b = 0; b < perEpoch; b++, step++) {
-          const idx = Array.from(order.subarray(b * o.batchSize, (b + 1) * o.batchSize));
-          const hb = padBatch(idx.map((i) => xTrain[i]), cfg.padId);
-          const src: DropoutSource | undefined = (o.dropout ?? true) ? { key: foldIn(key(o.seed + 1), step) } : undefined;
-          const r = tidy(() => {
-            const batch = toDevice(cfg, hb, o.backend);
-            const y = fromArray(Int32Array.from(idx, (i) => yTrain[i]), [idx.length], { dtype: 'i32', backend: o.backend });
-            const f = (a: { params: Params }) =>
-              crossEntropy(classifierLogits(cfg, a.params.classifier!, encode(cfg, a.params, batch, { dropout: src }), src, 0, { how, mask: batch.mask }), y, { reduction: 'mean' });
-            const [loss, g] = valueAndGrad(f, ['params'])({ params });
-            const [p, s] = applyGradients(tx, params, g.params, opt);
-            return { loss, p, s };
-          });
-          release(params, opt);
-          params = r.p;
-          opt = r.s;
-          const prev: Pending | null = inflight;
-          inflight = { value: read(r.loss), loss: r.loss, n: idx.length, step, epoch };
-          await settle(prev);
-        }
-      }
-      const last: Pending | null = inflight;
-      inflight = null;
-      await settle(last);
-    } finally {
-      if (inflight !== null) {
-        const p = inflight as Pending;
-        p.value.catch(() => {});   // an error is already on its way; this read's fate no longer matters
-        p.loss.dispose();
-      }
-    }
     const trainLoss = lossSums.map((x) => x / train.length);
-    progress.done();
-    const predictions = await predict(cfg, params, xTest, Math.max(o.batchSize, 32), o.backend, how);
+    const predictions = await predict(cfg, final.params, xTest, Math.max(o.batchSize, 32), o.backend, how);
     const result: FinetuneResult = {
       macroF1: macroF1(yTest, predictions), accuracy: accuracy(yTest, predictions), train: train.length, test: test.length, classes: o.labels.length,
       epochs: o.epochs, steps: total, trainLoss, seconds: (Date.now() - t0) / 1000, predictions,
     };
     if (o.keepModel) {
-      result.kept = { cfg, params, tok: tok.right };
-      params = {} as Params;   // ownership moves to the caller
+      result.kept = { cfg, params: final.params, tok: tok.right };
+      release(final.opt);
+      owned = false;   // the parameters' ownership moves to the caller
     }
     return result;
   } finally {
-    release(params, opt);
+    if (owned) release(final);
   }
 }
 
