@@ -27,10 +27,13 @@ const under = (...dirs: string[]) => dirs.flatMap((d) => files(d, '.ts'));
 const budgets: [string, () => string[], number][] = [
   ['tensor core: src/tensor + backend + ops + autodiff', () => under('src/tensor', 'src/backend', 'src/ops', 'src/autodiff'), 3500],
   ['kernels/*.wgsl', () => files('kernels', '.wgsl'), 1500],
-  ['model and method: src/nn + optim + continual + io (without the tokenizer)', () => under('src/nn', 'src/optim', 'src/continual', 'src/io').filter((f) => !f.includes('tokenizer') && !f.includes('plots')), 2500],
-  ['plots: src/continual/plots*', () => under('src/continual').filter((f) => f.includes('plots')), 350],
+  ['model, optimizer and io: src/nn + optim + io (without the tokenizer)', () => under('src/nn', 'src/optim', 'src/io').filter((f) => !f.includes('tokenizer')), 1300],
+  ['DAS maths and methods: src/das + continual', () => under('src/das', 'src/continual'), 1500],
+  ['evaluation: src/eval (without the plots)', () => under('src/eval').filter((f) => !f.includes('plots')), 900],
+  ['plots: src/eval/plots*', () => under('src/eval').filter((f) => f.includes('plots')), 550],
   ['tokenizer: src/io/tokenizer', () => under('src/io/tokenizer'), 600],
-  ['data preparation: src/data', () => under('src/data'), 2000],
+  ['data pipeline: src/data', () => under('src/data'), 600],
+  ['corpus builder: src/corpora', () => under('src/corpora'), 1600],
   ['commands and training loops: src/cli + train', () => under('src/cli', 'src/train'), 2000],
 ];
 

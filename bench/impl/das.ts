@@ -1,7 +1,7 @@
 // The DAS figures (ours only): the DAS training step — the MLM pass, three contrastive passes (two full with
 // independent dropout, one gated by the accumulated importance), L_MLM + λ·L_CKI, soft-masked AdamW — timed
 // against the plain MLM step on the same batch (interleaved, dropout on in both); and importance throughput.
-// src/continual/ is being written: it is loaded by dynamic import, and this adapter records why it skipped when
+// src/das/ is being written: it is loaded by dynamic import, and this adapter records why it skipped when
 // a module or an export it needs is missing. A `dasTrainStep` export, once there, is preferred to the composition.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,15 +21,15 @@ import { why } from './types.js';
 
 type Mod = Record<string, unknown>;
 type Fn = (...a: unknown[]) => unknown;
-const CONTINUAL = fileURLToPath(new URL('../../src/continual/', import.meta.url));
+const CONTINUAL = fileURLToPath(new URL('../../src/das/', import.meta.url));
 
-/** The named exports of src/continual/<file>.ts, or a note saying what is missing. */
+/** The named exports of src/das/<file>.ts, or a note saying what is missing. */
 async function load(file: string, names: string[]): Promise<Record<string, Fn> | string> {
   const path = `${CONTINUAL}${file}.ts`;
-  if (!existsSync(path)) return `src/continual/${file}.ts not there yet`;
+  if (!existsSync(path)) return `src/das/${file}.ts not there yet`;
   const mod = (await import(/* @vite-ignore */ path)) as Mod;
   const missing = names.filter((n) => typeof mod[n] !== 'function');
-  return missing.length ? `src/continual/${file}.ts has no ${missing.join(', ')}` : Object.fromEntries(names.map((n) => [n, mod[n] as Fn]));
+  return missing.length ? `src/das/${file}.ts has no ${missing.join(', ')}` : Object.fromEntries(names.map((n) => [n, mod[n] as Fn]));
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];

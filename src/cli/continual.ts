@@ -1,11 +1,11 @@
 // `das posttrain`, `das finetune`, `das run`: flags → src/continual/{posttrain,finetune,run}.ts.
 import { basename, join } from 'node:path';
-import { finetuneDefaults, finetuneFiles } from '../continual/finetune.js';
+import { finetuneDefaults, finetuneFiles } from '../eval/finetune.js';
 import { methodNames } from '../continual/methods.js';
-import { type PosttrainMethod, posttrain, posttrainDefaults } from '../continual/posttrain.js';
-import { contrastDefaults } from '../continual/contrastive.js';
+import { posttrain, posttrainDefaults } from '../continual/posttrain.js';
+import { contrastDefaults } from '../das/contrastive.js';
 import { REFERENCE_SEEDS, runSequence } from '../continual/run.js';
-import { SOFT_MASK_TARGETS, type SoftMaskTarget } from '../continual/soft-mask.js';
+import { SOFT_MASK_TARGETS, type SoftMaskTarget } from '../das/soft-mask.js';
 import { type FlagSpecs, type Parsed, UsageError, parseFlags, required, usage } from './args.js';
 import { progressBars } from './progress.js';
 import { backendFlag, chooseBackend, repoDefault } from './common.js';
@@ -29,7 +29,7 @@ const posttrainFlags: FlagSpecs = {
   model: { kind: 'string', help: 'Hugging Face directory to start from (with MLM head and tokenizer files)', required: true },
   corpus: { kind: 'string', help: 'the domain corpus: plain text, one passage per line', required: true },
   out: { kind: 'string', help: 'output directory: model/, importance/ (das), checkpoint/ while training, log.jsonl, result.json, settings.json; one holding other settings is refused', required: true },
-  method: { kind: 'string', help: 'das (soft-masking + contrastive) or ncl (plain MLM)', default: 'das', choices: ['das', 'ncl'] },
+  method: { kind: 'string', help: 'das (soft-masking + contrastive, then MLM importance), ncl (plain MLM), or any method of das run (its training of one domain)', default: 'das', choices: methodNames },
   importance: { kind: 'list', help: 'das: prior importance directories (KL proxy before the first domain, then MLM of each earlier domain); normalised and max-accumulated' },
   ...common(false),
   seed: { kind: 'int', help: 'seed for batches, masking, dropout and the importance subset (the reference post-trains with 111)', default: D.seed },
@@ -88,7 +88,7 @@ export async function posttrainCommand(argv: string[]): Promise<number> {
   const cmd = 'posttrain';
   const p = parseFlags(argv, posttrainFlags, cmd);
   if (p.help) { process.stdout.write(usage(cmd, 'post-train one domain with DAS (or plain MLM: ncl), then compute its MLM importance', posttrainFlags)); return 0; }
-  const method = p.method as PosttrainMethod;
+  const method = p.method as string;
   const backend = await chooseBackend(p.backend, cmd);
   const r = await posttrain({
     model: required(p, 'model', cmd), corpus: required(p, 'corpus', cmd), out: required(p, 'out', cmd), method,

@@ -2,7 +2,7 @@
 // `das tokenizer train` (byte-level BPE over one or more corpora).
 import { mkdir } from 'node:fs/promises';
 import { orThrow, readCorpus } from '../data/validate.js';
-import { buildCorpora, defaultSeed } from '../data/build-corpora.js';
+import { buildCorpora, defaultSeed } from '../corpora/build-corpora.js';
 import { saveTokenizer, trainBpe } from '../io/tokenizer/index.js';
 import { parseFlags, required, usage, UsageError, type FlagSpecs } from './args.js';
 

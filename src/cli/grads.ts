@@ -3,8 +3,8 @@
 // part of the word embeddings'). For parity checks against PyTorch.
 import { E } from '../fp.js';
 import { hfNames, loadCheckpoint, paramsToHf } from '../io/hf-roberta.js';
-import { readImportanceDir } from '../continual/npy.js';
-import { applySoftMask, resolveAxes, softMaskScales } from '../continual/soft-mask.js';
+import { readImportanceDir } from '../das/importance-files.js';
+import { applySoftMask, resolveAxes, softMaskScales } from '../das/soft-mask.js';
 import { read } from '../tensor/tensor.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { batchesOf, readJsonlExamples } from '../data/mlm-jsonl.js';

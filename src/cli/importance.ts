@@ -7,8 +7,8 @@ import { cpu } from '../backend/cpu.js';
 import {
   AGGREGATIONS, type Aggregation, type ImportanceBatch, type ImportanceSet, type KlAxis, type MlmImportanceInput,
   computeImportance, maxAccumulate, normalizeSet,
-} from '../continual/importance.js';
-import { type UnitDims, dimsOf, importanceFromHost, importanceToHost, readImportance, writeImportance } from '../continual/importance-io.js';
+} from '../das/importance.js';
+import { type UnitDims, dimsOf, importanceFromHost, importanceToHost, readImportance, writeImportance } from '../das/importance-files.js';
 import { iterChunks, mlmCollate, permutation } from '../data/mlm-data.js';
 import { batchesOf, readJsonlExamples } from '../data/mlm-jsonl.js';
 import { orThrow, readCorpus } from '../data/validate.js';

@@ -1,89 +1,25 @@
-// Continual-learning methods of `das run` behind one interface (docs/method.md §1, §8): DAS, NCL (naive
-// continual MLM) and ONE (each domain separately from the base model). A method says where each
-// domain starts, which end tasks are evaluated after it, and what it does before the sequence
-// (prepare), for a domain (trainDomain) and after it (afterDomain). Baselines still to come fit as
-// small additions: KD and EWC = NCL + `extraLoss` (a distillation term against the previous model,
-// or the Fisher penalty whose Fisher afterDomain computes); DER++ = NCL + a replay buffer filled in
-// afterDomain and mixed in by extraLoss; HAT = DAS-like gates learned per domain in afterDomain.
+// The methods of `das run` as records (see method.ts for the shape): DAS, NCL (naive continual MLM)
+// and ONE (each domain separately from the base model). A baseline is one more record here plus its
+// maths (e.g. KD: a teacher loaded in `domain` and a KL term in `loss`; EWC: a Fisher computed in
+// `afterDomain` and a penalty in `loss`; DER++: a replay buffer filled in `afterDomain`).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend } from '../backend/backend.js';
+import { contrastDefaults, dasLoss } from '../das/contrastive.js';
+import { accumulateDirs, writeDomainImportance } from '../das/domain-importance.js';
+import { toLayerGates } from '../das/importance.js';
+import { dasSettings } from '../das/settings.js';
+import { softMask, softMaskScales } from '../das/soft-mask.js';
+import { domainChunks } from '../data/mlm-data.js';
 import { E } from '../fp.js';
 import { loadCheckpoint } from '../io/hf-roberta.js';
 import { loadTokenizer } from '../io/tokenizer/index.js';
+import { mlmLoss } from '../nn/mlm.js';
+import type { Params } from '../nn/params.js';
 import { release } from '../tensor/scope.js';
-import type { SequenceDomain } from '../data/validate.js';
-import { writeDomainImportance } from './domain-importance.js';
-import { type ExtraLoss, type PosttrainMethod, type PosttrainResult, dasSettings, domainChunks, posttrain } from './posttrain.js';
-import type { SoftMaskTarget } from './soft-mask.js';
-import type { ProgressFactory } from '../train/progress.js';
-
-export interface PosttrainHyper {
-  steps: number;
-  batchSize: number;
-  seqLen: number;
-  lr: number;
-  warmup?: number;
-  contrastWeight?: number;
-  referenceCompat?: boolean;
-  softMaskTarget?: SoftMaskTarget;
-  saveEvery?: number;
-  importanceSubset: number;
-  importanceBatchSize: number;
-}
-
-/** Work done, counted across invocations (a resumed run must not redo finished steps). */
-export interface Counters { posttrain: number; importance: number; finetune: number }
-
-/** Everything a method needs for one seed of one run. */
-export interface SeedContext {
-  /** The base model (Hugging Face directory). */
-  base: string;
-  domains: readonly SequenceDomain[];
-  seed: number;
-  /** <out>/<method>/seed-<seed> */
-  dir: string;
-  hyper: PosttrainHyper;
-  backend: Backend;
-  counters: Counters;
-  quiet?: boolean;
-  progress?: ProgressFactory;
-  log: (s: string) => void;
-  signal?: AbortSignal;
-  /** Called after every post-training step of domain t. */
-  onStep?: (t: number, step: number, loss: number) => void;
-}
-
-export interface Method {
-  readonly name: string;
-  /** Starting model of domain t: the model after domain t−1 (continual) or the base model (ONE). */
-  startsFrom(ctx: SeedContext, t: number): string;
-  /** End tasks fine-tuned after domain t: every domain seen so far (progressive matrix), or only t (ONE). */
-  evaluates(t: number): number[];
-  prepare(ctx: SeedContext): Promise<void>;
-  trainDomain(ctx: SeedContext, t: number, from: string, out: string): Promise<PosttrainResult>;
-  afterDomain(ctx: SeedContext, t: number, out: string): Promise<void>;
-  /**
-   * A method whose domain-t output is bit-identical to this one's (same starting model, same
-   * training, same seed): `das run` copies that finished domain instead of training it again.
-   */
-  sameDomainAs?(t: number): string | undefined;
-}
+import type { AfterDomainEnv, DomainEnv, DomainTraining, Method, SeedContext } from './method.js';
 
 export const domainDir = (ctx: Pick<SeedContext, 'dir' | 'domains'>, t: number): string => join(ctx.dir, `${t}-${ctx.domains[t].name}`);
 export const modelOf = (ctx: Pick<SeedContext, 'dir' | 'domains'>, t: number): string => join(domainDir(ctx, t), 'model');
-
-/** Post-trains domain t with the run's hyper-parameters. */
-export function posttrainDomain(ctx: SeedContext, t: number, from: string, out: string, method: PosttrainMethod, extra: { importance?: string[]; extraLoss?: ExtraLoss } = {}): Promise<PosttrainResult> {
-  const h = ctx.hyper;
-  return posttrain({
-    model: from, corpus: ctx.domains[t].train, out, method, importance: extra.importance, extraLoss: extra.extraLoss,
-    steps: h.steps, batchSize: h.batchSize, seqLen: h.seqLen, lr: h.lr, seed: ctx.seed, warmup: h.warmup, contrastWeight: h.contrastWeight,
-    referenceCompat: h.referenceCompat, softMaskTarget: h.softMaskTarget, saveEvery: h.saveEvery,
-    importanceSubset: h.importanceSubset, importanceBatchSize: h.importanceBatchSize, backend: ctx.backend, quiet: ctx.quiet, progress: ctx.progress, adoptExisting: true,
-    signal: ctx.signal, onStep: ctx.onStep && ((step, loss) => ctx.onStep!(t, step, loss)),
-  });
-}
 
 const continual = (ctx: SeedContext, t: number) => (t === 0 ? ctx.base : modelOf(ctx, t - 1));
 const seen = (t: number) => Array.from({ length: t + 1 }, (_, k) => k);
@@ -91,6 +27,12 @@ const nothing = async () => {};
 
 /** Where the KL-proxy importance of the base model lives (computed once per seed, before domain 0). */
 export const klDir = (ctx: Pick<SeedContext, 'dir'>): string => join(ctx.dir, 'kl-importance');
+
+/** Plain MLM (dropout by the step's key): NCL's and ONE's loss. */
+const mlmTraining = async (env: DomainEnv): Promise<DomainTraining> => ({
+  loss: (params, b, dk) => [mlmLoss(env.cfg, params, b.corrupted, b.targets, dk ? { dropout: { key: dk } } : {}), {}],
+  release: () => {},
+});
 
 /** I_KL: the KL-proxy importance of the base model on domain 0's importance subset (§1 step 1, §5). */
 async function klImportance(ctx: SeedContext): Promise<void> {
@@ -113,15 +55,62 @@ async function klImportance(ctx: SeedContext): Promise<void> {
   }
 }
 
-/** DAS: KL importance first; domain t is soft-masked by EMax(I_KL, I_MLM^(0..t−1)); posttrain writes I_MLM^(t). */
+/** DAS's domain: Ī = EMax of the prior sets gates the previous-knowledge pass; the soft mask scales the gradient (or the update). */
+async function dasTraining(env: DomainEnv): Promise<DomainTraining> {
+  const settings = dasSettings(env.hyper.referenceCompat);
+  const acc = await accumulateDirs(env.priors, env.cfg, env.backend);
+  const importance = toLayerGates(acc);
+  release(acc);
+  const scales = softMaskScales(importance, env.cfg, settings.axes);
+  const mask = softMask<Params>(scales);
+  const onUpdate = (env.hyper.softMaskTarget ?? 'gradient') === 'update';
+  return {
+    loss: (params, b, dk) => {
+      const [total, aux] = dasLoss(env.cfg, params, { corrupted: b.corrupted, original: b.original }, b.targets, {
+        importance, dropoutKey: dk, pairing: settings.pairing, contrastWeight: env.hyper.contrastWeight ?? contrastDefaults.contrastWeight,
+      });
+      return [total, { mlm: aux.mlm, contrast: aux.contrast }];
+    },
+    // The soft mask's place in the chain is its target: before AdamW on the gradient, after it on the whole update.
+    ...(onUpdate ? { after: [mask] } : { before: [mask] }),
+    release: () => release(importance, [...scales.values()]),
+  };
+}
+
+/** I_MLM of domain t: the MLM importance of the trained model on the domain's importance subset (§4.3), unless written already. */
+async function mlmImportance(env: AfterDomainEnv): Promise<boolean> {
+  const out = join(env.out, 'importance');
+  if (existsSync(out)) return false;
+  const ck = await loadCheckpoint(env.model, env.backend);
+  if (E.isLeft(ck)) throw ck.left;
+  try {
+    const tok = await loadTokenizer(env.model);
+    if (E.isLeft(tok)) throw tok.left;
+    const settings = dasSettings(env.hyper.referenceCompat);
+    env.log(`posttrain: MLM importance of ${env.model} on the first ${env.hyper.importanceSubset} chunks`);
+    await writeDomainImportance(ck.right.cfg, ck.right.params, domainChunks(env.corpus, tok.right, env.hyper.seqLen), tok.right, out, {
+      loss: 'mlm', aggregation: settings.aggregation, mlmInput: settings.mlmInput, dropout: env.hyper.dropout,
+      subset: env.hyper.importanceSubset, batchSize: env.hyper.importanceBatchSize, seed: env.hyper.seed + 7919, meta: { model: env.model, data: env.corpus },
+    });
+    return true;
+  } finally {
+    release(ck.right.params);
+  }
+}
+
+/** DAS: KL importance first; domain t is soft-masked by EMax(I_KL, I_MLM^(0..t−1)); afterwards I_MLM^(t). */
 export const das: Method = {
   name: 'das',
   startsFrom: continual,
   evaluates: seen,
   prepare: klImportance,
-  trainDomain: (ctx, t, from, out) =>
-    posttrainDomain(ctx, t, from, out, 'das', { importance: [klDir(ctx), ...Array.from({ length: t }, (_, k) => join(domainDir(ctx, k), 'importance'))] }),
-  afterDomain: nothing,
+  priors: (ctx, t) => [klDir(ctx), ...Array.from({ length: t }, (_, k) => join(domainDir(ctx, k), 'importance'))],
+  needsPriors: true,
+  priorsHint: 'prior importance (--importance DIR…): before the first domain the KL-proxy importance of the base model (das importance --loss kl)',
+  domain: dasTraining,
+  afterDomain: mlmImportance,
+  afterDomainOutput: 'importance',
+  settings: (h) => ({ importanceSubset: h.importanceSubset, importanceBatchSize: h.importanceBatchSize }),
 };
 
 /** NCL: naive continual MLM post-training, one domain after another. */
@@ -130,21 +119,27 @@ export const ncl: Method = {
   startsFrom: continual,
   evaluates: seen,
   prepare: nothing,
-  trainDomain: (ctx, t, from, out) => posttrainDomain(ctx, t, from, out, 'ncl'),
-  afterDomain: nothing,
+  domain: mlmTraining,
   sameDomainAs: (t) => (t === 0 ? 'one' : undefined),
 };
 
-/** ONE: each domain post-trained separately from the base model; only its own end task (the diagonal). */
+/** ONE: each domain post-trained separately from the base model, exactly as NCL trains it; only its own end task (the diagonal). */
 export const one: Method = {
   name: 'one',
+  trainsAs: 'ncl',
   startsFrom: (ctx) => ctx.base,
   evaluates: (t) => [t],
   prepare: nothing,
-  trainDomain: (ctx, t, from, out) => posttrainDomain(ctx, t, from, out, 'ncl'),
-  afterDomain: nothing,
+  domain: mlmTraining,
   sameDomainAs: (t) => (t === 0 ? 'ncl' : undefined),
 };
 
 export const METHODS: Readonly<Record<string, Method>> = { das, ncl, one };
 export const methodNames = Object.keys(METHODS);
+
+/** The method record of a name, or an error listing the names. */
+export function methodByName(name: string): Method {
+  const m = METHODS[name];
+  if (m === undefined) throw new Error(`unknown method '${name}' (choose from ${methodNames.join(', ')})`);
+  return m;
+}

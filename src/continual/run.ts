@@ -27,12 +27,14 @@ import { SettingsMismatch, settingsDiff } from '../io/out-dir.js';
 import { loadCheckpoint } from '../io/hf-roberta.js';
 import { loadTokenizer } from '../io/tokenizer/index.js';
 import { release } from '../tensor/scope.js';
-import { type FinetuneHyper, finetune } from './finetune.js';
+import { type FinetuneHyper, finetune } from '../eval/finetune.js';
 import type { ProgressFactory } from '../train/progress.js';
-import { type Counters, METHODS, type Method, type PosttrainHyper, type SeedContext, domainDir, methodNames } from './methods.js';
-import { GENERAL, type HeldOut, heldOutLosses, heldOutSets } from './mlm-eval.js';
-import { writePlots } from './plots.js';
-import { HELD_OUT_FILE, type Invocation, type RunResults, type SeedSeconds, TIMINGS_FILE, baseFile, collectResults, finetuneFile, markdownReport, readInvocations, runMeta, seedDir } from './report.js';
+import type { Counters, Method, PosttrainHyper, SeedContext } from './method.js';
+import { METHODS, domainDir, methodNames } from './methods.js';
+import { type PosttrainResult, posttrain } from './posttrain.js';
+import { GENERAL, type HeldOut, heldOutLosses, heldOutSets } from '../eval/mlm-eval.js';
+import { writePlots } from '../eval/plots.js';
+import { HELD_OUT_FILE, type Invocation, type RunResults, type SeedSeconds, TIMINGS_FILE, baseFile, collectResults, finetuneFile, markdownReport, readInvocations, runMeta, seedDir } from '../eval/report.js';
 
 /** The fine-tuning seeds of the reference (§7.2); `--seeds N` takes the first N. */
 export const REFERENCE_SEEDS = [2021, 111, 222, 333, 444, 555, 666, 777, 888, 999] as const;
@@ -234,6 +236,16 @@ type StageKind = 'posttrain' | 'finetune';
 const cellsAfter = (o: RunOptions, m: Method, t: number, domains: number): number[] =>
   m.evaluates(t).filter((k) => o.matrix !== 'diagonal-final' || k === t || t === domains - 1);
 
+/** Post-trains domain t for method m with the run's hyper-parameters (the method's afterDomain step included). */
+function posttrainDomain(ctx: SeedContext, m: Method, t: number, out: string): Promise<PosttrainResult> {
+  const h = ctx.hyper;
+  return posttrain({
+    ...h, model: m.startsFrom(ctx, t), corpus: ctx.domains[t].train, out, method: m, importance: m.priors?.(ctx, t), seed: ctx.seed,
+    backend: ctx.backend, quiet: ctx.quiet, progress: ctx.progress, adoptExisting: true, signal: ctx.signal,
+    onStep: ctx.onStep && ((step, loss) => ctx.onStep!(t, step, loss)),
+  });
+}
+
 async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly SequenceDomain[], tasks: readonly Task[], heldOut: readonly HeldOut[], log: (s: string) => void, progress: RunProgress): Promise<SeedState> {
   const dir = seedDir(o.out, m.name, seed);
   await mkdir(dir, { recursive: true });
@@ -249,11 +261,11 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
   await save();
   for (let t = 0; t < domains.length; t++) {
     const out = domainDir(ctx, t), sec = state.seconds?.domains[t];
-    let r!: Awaited<ReturnType<Method['trainDomain']>>;
+    let r!: PosttrainResult;
     await progress.stage('posttrain', `${where(t)}: post-training`, async () => {
       const copied = copySharedDomain(o, m, seed, t, out, domains);
       if (copied) log(`${m.name} seed ${seed}: domain ${t + 1} (${domains[t].name}) is ${m.sameDomainAs!(t)}'s, copied`);
-      r = await timed(sec, 'posttrain', () => m.trainDomain(ctx, t, m.startsFrom(ctx, t), out));
+      r = await timed(sec, 'posttrain', () => posttrainDomain(ctx, m, t, out));
       return copied || r.trained || r.importanceComputed;
     });
     if (r.stoppedOnNaN) throw new Error(`${m.name} seed ${seed}, domain ${domains[t].name}: the loss became non-finite; the last good checkpoint is kept under ${out} (lower --lr, use a new --out)`);
@@ -262,7 +274,6 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
     state.domains[t].posttrained = true;
     state.domains[t].secondsPerStep = r.secondsPerStep ?? state.domains[t].secondsPerStep;
     await save();
-    await timed(sec, 'afterDomain', () => m.afterDomain(ctx, t, out));
     if (heldOut.length > 0) {
       const seen = new Set([GENERAL, ...m.evaluates(t).map((k) => domains[k].name)]);
       await timed(sec, 'heldOut', () => heldOutLosses(join(out, 'model'), heldOut.filter((h) => seen.has(h.name)), join(out, HELD_OUT_FILE), o.backend));

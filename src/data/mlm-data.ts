@@ -4,6 +4,7 @@
 // (seed, step), so a resumed run sees exactly the batches of an uninterrupted one.
 import type { SpecialIds, Tokenizer } from '../io/tokenizer/index.js';
 import { IGNORE, type HostBatch } from '../nn/mlm.js';
+import { orThrow, readCorpus } from './validate.js';
 import { foldIn, key as seedKey, splitKey, threefry2x32, type Key } from '../ops/random.js';
 
 /** A host batch with everything the DAS losses need: corrupted ids, labels and the uncorrupted ids. */
@@ -200,3 +201,7 @@ export class BatchStream {
   }
 }
 
+/** Training chunks of a domain corpus: the lines after the first 5 % (docs/method.md §3.1), cut into chunks of seqLen. */
+export function domainChunks(corpus: string, tok: Tokenizer, seqLen: number): Int32Array[] {
+  return chunkCorpus(splitValid(orThrow(readCorpus(corpus)), 5).train, tok, { seqLen });
+}

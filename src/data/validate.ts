@@ -7,9 +7,11 @@ export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = <T>(error: string): Result<T> => ({ ok: false, error });
 
-import type { Example } from './domain.js';
-
-export type { Example };
+/** A labelled end-task example. */
+export interface Example {
+  readonly text: string;
+  readonly label: string;
+}
 
 export interface SequenceDomain {
   readonly name: string;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseFlags, usage, UsageError } from '../../src/cli/args.js';
 import { main } from '../../src/cli/main.js';
-import { finetuneFiles } from '../../src/continual/finetune.js';
+import { finetuneFiles } from '../../src/eval/finetune.js';
 import { type PosttrainOptions, posttrain } from '../../src/continual/posttrain.js';
 import { runSequence } from '../../src/continual/run.js';
 import { readCorpus, readSequence, taskReport } from '../../src/data/validate.js';

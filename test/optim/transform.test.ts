@@ -12,7 +12,7 @@ import { linearSchedule } from '../../src/optim/schedule.js';
 import {
   type GradientTransformation, applyGradients, applyUpdates, chain, clipByGlobalNorm, emptyState, identity, scale, scaleBySchedule,
 } from '../../src/optim/transform.js';
-import { softMask } from '../../src/continual/soft-mask.js';
+import { softMask } from '../../src/das/soft-mask.js';
 import { treeLeaves, treeLeavesWithPaths, treeMap } from '../../src/tensor/tree.js';
 import { backends, cpuBackend } from '../support/devices.js';
 import { expectAllClose, seededValues } from '../support/oracle.js';

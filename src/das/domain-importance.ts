@@ -13,7 +13,7 @@ import {
   type Aggregation, type ImportanceBatch, type ImportanceLoss, type ImportanceSet, type MlmImportanceInput,
   computeImportance, maxAccumulate, normalizeSet,
 } from './importance.js';
-import { importanceFromHost, importanceToHost, readImportance, writeImportance } from './importance-io.js';
+import { importanceFromHost, importanceToHost, readImportance, writeImportance } from './importance-files.js';
 
 export interface SubsetOptions {
   /** The first `subset` chunks (§3.3: 10,000). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildCorpora, defaultSeed } from '../../src/data/build-corpora.js';
+import { buildCorpora, defaultSeed } from '../../src/corpora/build-corpora.js';
 import { orThrow, readCorpus, readLabels, readSequence, readTask } from '../../src/data/validate.js';
 
 const enabled = process.env.DAS_DATA_TESTS !== '0';

@@ -11,8 +11,8 @@ import { type HostBatch, mlmLoss, mlmTargets, toDevice } from '../../src/nn/mlm.
 import { type EncoderParams, type Params, initParams } from '../../src/nn/params.js';
 import {
   type ContrastPairing, type PassMasks, contrastLogits, contrastiveLoss, dasLoss, maskedMeanPool,
-} from '../../src/continual/contrastive.js';
-import type { Importance } from '../../src/continual/soft-mask.js';
+} from '../../src/das/contrastive.js';
+import type { Importance } from '../../src/das/soft-mask.js';
 import { treeLeavesWithPaths } from '../../src/tensor/tree.js';
 import { backends, cpuBackend, gpu } from '../support/devices.js';
 import { loadFixture } from '../support/fixtures.js';

@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { SequenceDomain } from '../data/validate.js';
 import type { FinetuneHyper } from './finetune.js';
-import type { PosttrainHyper } from './methods.js';
 import { type Matrix, averageMatrices, diagonal, forgettingRate, mean, transfer } from './metrics.js';
 import { GENERAL, readHeldOut } from './mlm-eval.js';
 
@@ -93,7 +92,8 @@ export interface RunSettings {
   matrix: 'full' | 'diagonal-final';
   heldOut: { maxChunks: number } | null;
   baseFinetune: boolean;
-  posttrain: PosttrainHyper;
+  /** Post-training hyper-parameters (continual/method.ts PosttrainHyper), as the run recorded them. */
+  posttrain: Readonly<Record<string, unknown>>;
   finetune: Omit<FinetuneHyper, 'seed'>;
 }
 /** Seconds spent in each phase of one domain of one seed, summed over the invocations that ran it (state.json). */
@@ -265,7 +265,7 @@ export const readInvocations = (out: string): Invocation[] => readJson<{ invocat
 /** What runMeta reads of a run's options (run.ts's RunOptions has these fields). */
 export interface RunMetaInput {
   out: string; sequence: string; model: string; methods: readonly string[]; seeds: readonly number[]; matrix?: 'full' | 'diagonal-final'; heldOut?: { maxChunks: number };
-  baseFinetune?: boolean; posttrain: PosttrainHyper; finetune: Omit<FinetuneHyper, 'seed'>; backend: { name: string };
+  baseFinetune?: boolean; posttrain: object; finetune: Omit<FinetuneHyper, 'seed'>; backend: { name: string };
 }
 
 /** Settings, backend, version and timings of a run for results.json, so that its reader needs no run.json. */
@@ -277,7 +277,7 @@ export function runMeta(o: RunMetaInput, domains: readonly SequenceDomain[]): Ru
     created: readJson<{ created?: string }>(join(o.out, 'run.json'))?.created ?? null,
     settings: {
       sequence: o.sequence, model: o.model, domains: domains.map((d) => d.name), methods: [...o.methods], seeds: [...o.seeds], matrix: o.matrix ?? 'full',
-      heldOut: o.heldOut ?? null, baseFinetune: o.baseFinetune !== false, posttrain: o.posttrain, finetune: o.finetune,
+      heldOut: o.heldOut ?? null, baseFinetune: o.baseFinetune !== false, posttrain: { ...o.posttrain }, finetune: o.finetune,
     },
     timings: collectTimings(o.out, domains, o.seeds, o.methods),
   };

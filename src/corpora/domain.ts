@@ -23,10 +23,8 @@ export interface DomainSource {
   readonly wholeDocs?: boolean;
 }
 
-export interface Example {
-  readonly text: string;
-  readonly label: string;
-}
+export type { Example } from '../data/validate.js';
+import type { Example } from '../data/validate.js';
 
 /** Per-domain sizes for one variant. */
 export interface DomainBudget {

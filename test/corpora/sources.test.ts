@@ -1,17 +1,17 @@
 // Offline checks of the parsers and the split logic behind build-corpora (no packages needed).
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { splitGroups } from '../../src/data/assemble.js';
-import type { DomainSource } from '../../src/data/domain.js';
-import { mulberry32, shuffled } from '../../src/data/random.js';
-import { chaptersOf } from '../../src/data/sources/austen.js';
-import { detokenize } from '../../src/data/sources/brown.js';
-import { rstParagraphs } from '../../src/data/sources/kernel-docs.js';
-import { readLazyLoadDb } from '../../src/data/sources/r-serialize.js';
-import { cleanTranscript, eraOf } from '../../src/data/sources/sotu.js';
-import { licenceFamily, licenceGroup } from '../../src/data/sources/spdx.js';
-import { verseText } from '../../src/data/sources/sword.js';
-import { passages, sentences } from '../../src/data/text.js';
+import { splitGroups } from '../../src/corpora/assemble.js';
+import type { DomainSource } from '../../src/corpora/domain.js';
+import { mulberry32, shuffled } from '../../src/corpora/random.js';
+import { chaptersOf } from '../../src/corpora/sources/austen.js';
+import { detokenize } from '../../src/corpora/sources/brown.js';
+import { rstParagraphs } from '../../src/corpora/sources/kernel-docs.js';
+import { readLazyLoadDb } from '../../src/corpora/sources/r-serialize.js';
+import { cleanTranscript, eraOf } from '../../src/corpora/sources/sotu.js';
+import { licenceFamily, licenceGroup } from '../../src/corpora/sources/spdx.js';
+import { verseText } from '../../src/corpora/sources/sword.js';
+import { passages, sentences } from '../../src/corpora/text.js';
 
 describe('text helpers', () => {
   it('keeps titles and initials inside sentences', () => {

@@ -16,8 +16,9 @@ import { type AdamWState, adamw, adamwDefaults, adamwInit } from '../../src/opti
 import { applyGradients, applyUpdates, chain, emptyState } from '../../src/optim/transform.js';
 import {
   type Importance, applySoftMask, checkImportance, importanceLayers, resolveAxes, softMask, softMaskScales,
-} from '../../src/continual/soft-mask.js';
-import { parseNpy, readImportanceDir } from '../../src/continual/npy.js';
+} from '../../src/das/soft-mask.js';
+import { readImportanceDir } from '../../src/das/importance-files.js';
+import { decodeNpy } from '../../src/io/npy.js';
 import { gradsCommand } from '../../src/cli/grads.js';
 import { treeLeavesWithPaths, treeZip } from '../../src/tensor/tree.js';
 import { backends, cpuBackend } from '../support/devices.js';
@@ -314,12 +315,12 @@ describe('importance directory (.npy) and `das grads --importance`', () => {
 
   it('parses .npy float32 and float64 and rejects what it cannot read', () => {
     for (const d of ['<f4', '<f8'] as const) {
-      const r = parseNpy(npy([0.5, 0.25, 1, 0, 0.125, 0.75], [2, 3], d));
+      const r = decodeNpy(npy([0.5, 0.25, 1, 0, 0.125, 0.75], [2, 3], d));
       expect(E.isRight(r) && r.right.shape).toEqual([2, 3]);
       expect(E.isRight(r) && Array.from(r.right.data)).toEqual([0.5, 0.25, 1, 0, 0.125, 0.75]);
     }
-    expect(E.isLeft(parseNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])))).toBe(true);
-    expect(E.isLeft(parseNpy(npy([1, 2, 3], [4])))).toBe(true);
+    expect(E.isLeft(decodeNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])))).toBe(true);
+    expect(E.isLeft(decodeNpy(npy([1, 2, 3], [4])))).toBe(true);
   });
 
   async function setup(): Promise<{ dir: string; imptDir: string; examples: string }> {

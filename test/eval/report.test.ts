@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cpu } from '../../src/backend/cpu.js';
 import {
   EMPTY, MAX_TABLE_WIDTH, STATE_FILE, TIMINGS_FILE, baseFile, collectResults, collectTimings, finetuneFile, markdownReport, packageVersion, runMeta, seedDir, splitTables, std,
-} from '../../src/continual/report.js';
+} from '../../src/eval/report.js';
 import type { RunOptions } from '../../src/continual/run.js';
 import type { SequenceDomain } from '../../src/data/validate.js';
 

@@ -15,7 +15,7 @@ import { add, crossEntropy, gelu, layerNorm, linear, matmul, permute, reshape, s
 import {
   type ImportanceBatch, type ImportanceSet, UNIT_KINDS, type UnitKind, accumulateRaw, addBatch, emptySums, gateGrads,
   maxAccumulate, normalizeImportance, normalizeSet, rawImportance, toLayerGates,
-} from '../../src/continual/importance.js';
+} from '../../src/das/importance.js';
 import { backends, cpuBackend } from '../support/devices.js';
 import { loadFixture } from '../support/fixtures.js';
 import { expectAllClose, expectCloseToScale, seededValues } from '../support/oracle.js';

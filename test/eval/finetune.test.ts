@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeExample, finetune, finetuneFiles, padBatch } from '../../src/continual/finetune.js';
+import { encodeExample, finetune, finetuneFiles, padBatch } from '../../src/eval/finetune.js';
 import { main } from '../../src/cli/main.js';
 import { orThrow, readLabels, readTask } from '../../src/data/validate.js';
 import { E } from '../../src/fp.js';

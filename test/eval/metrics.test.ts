@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Matrix, accuracy, averageMatrices, diagonal, finalRow, forgettingRate, macroF1, microF1, perClassF1, transfer,
-} from '../../src/continual/metrics.js';
+} from '../../src/eval/metrics.js';
 
 describe('accuracy and macro-F1', () => {
   it('match hand-computed values', () => {
