@@ -11,7 +11,8 @@ import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { IoError, ioFail, readBytes } from '../io/io-error.js';
 import type { RobertaConfig } from '../nn/config.js';
 import { fromArray, read } from '../tensor/tensor.js';
-import { type ImportanceSet, UNIT_KINDS, type UnitKind } from './importance.js';
+import { type ImportanceSet, UNIT_KINDS, type UnitKind, toLayerGates } from './importance.js';
+import { release } from '../tensor/scope.js';
 import { type NpyArray, encodeNpy, readNpyFile } from '../io/npy.js';
 import type { Importance } from './soft-mask.js';
 
@@ -120,9 +121,6 @@ export async function readImportanceDir(dir: string, cfg: RobertaConfig, backend
     const bad = data.findIndex((v) => !(v >= 0 && v <= 1));
     if (bad >= 0) return ioFail(`value ${data[bad]} at element ${bad} is outside [0, 1]; soft-masking needs normalised, accumulated importance (docs/method.md §4.5–4.6)`, { file: join(dir, IMPORTANCE_FILES[kind]) });
   }
-  const width = { head: cfg.heads, intermediate: cfg.intermediate, output: cfg.width };
-  return E.right(Array.from({ length: cfg.layers }, (_, l) => {
-    const row = (kind: keyof typeof width) => fromArray(set[kind].data.slice(l * width[kind], (l + 1) * width[kind]), [width[kind]], { backend });
-    return { head: row('head'), intermediate: row('intermediate'), output: row('output') };
-  }));
+  const stacked = importanceFromHost(set, backend);
+  try { return E.right(toLayerGates(stacked)); } finally { release(stacked); }
 }

@@ -247,9 +247,13 @@ export function maxAccumulate(sets: readonly ImportanceSet[]): ImportanceSet {
 export const accumulateRaw = (raws: readonly ImportanceSet[]): ImportanceSet =>
   tidy(() => maxAccumulate(raws.map(normalizeSet)));
 
-/** A set [L, ·] as per-layer gates (head [H], intermediate [F], output [D]), the layout soft-masking takes. */
+/**
+ * A set [L, ·] as per-layer gates (head [H], intermediate [F], output [D]), the layout the gated model
+ * and soft-masking take: the one conversion between the stored (stacked) and the per-layer form.
+ */
 export function toLayerGates(s: ImportanceSet): Gates {
   const L = s.head.shape[0];
+  for (const t of [s.head, s.intermediate, s.output]) if (t.shape.length !== 2 || t.shape[0] !== L) throw new ShapeError('toLayerGates', `expected [L, ·] tensors, got ${fmt(t.shape)}`);
   return tidy(() => Array.from({ length: L }, (_, l) => {
     const row = (t: Tensor) => reshape(slice(t, [l, 0], [l + 1, t.shape[1]]), [t.shape[1]]);
     return { head: row(s.head), intermediate: row(s.intermediate), output: row(s.output) };

@@ -4,7 +4,7 @@
 import type { RobertaConfig } from '../nn/config.js';
 import type { Gates } from '../nn/params.js';
 import { mul, scalarOp } from '../ops/binary.js';
-import { repeatEach, slice } from '../ops/movement.js';
+import { repeatEach } from '../ops/movement.js';
 import { reshape } from '../ops/reshape.js';
 import { type EmptyState, type GradientTransformation, emptyState } from '../optim/transform.js';
 import { tidy } from '../tensor/scope.js';
@@ -35,14 +35,6 @@ export const referenceAxes = { headMaskQKVAxis: 'in', maskAttnOutBias: true } as
 export function resolveAxes(o: SoftMaskOptions = {}): { headMaskQKVAxis: 'out' | 'in'; maskAttnOutBias: boolean } {
   const base = o.referenceCompat ? referenceAxes : paperAxes;
   return { headMaskQKVAxis: o.headMaskQKVAxis ?? base.headMaskQKVAxis, maskAttnOutBias: o.maskAttnOutBias ?? base.maskAttnOutBias };
-}
-
-/** Stacked sets (head [L, H], intermediate [L, F], output [L, D], as importance.ts stores them) → one record per layer. */
-export function importanceLayers(set: { head: Tensor; intermediate: Tensor; output: Tensor }): Importance {
-  const L = set.head.shape[0];
-  for (const t of [set.head, set.intermediate, set.output]) if (t.shape.length !== 2 || t.shape[0] !== L) throw new ShapeError('importanceLayers', `expected [L, ·] tensors, got ${fmt(t.shape)}`);
-  const row = (t: Tensor, l: number) => reshape(slice(t, [l, 0], [l + 1, t.shape[1]]), [t.shape[1]]);
-  return tidy(() => Array.from({ length: L }, (_, l) => ({ head: row(set.head, l), intermediate: row(set.intermediate, l), output: row(set.output, l) })));
 }
 
 /** Throws unless `impt` has one { head [H], intermediate [F], output [D] } record per layer of `cfg`. */

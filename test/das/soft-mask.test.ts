@@ -15,9 +15,10 @@ import type { Params } from '../../src/nn/params.js';
 import { type AdamWState, adamw, adamwDefaults, adamwInit } from '../../src/optim/adamw.js';
 import { applyGradients, applyUpdates, chain, emptyState } from '../../src/optim/transform.js';
 import {
-  type Importance, applySoftMask, checkImportance, importanceLayers, resolveAxes, softMask, softMaskScales,
+  type Importance, applySoftMask, checkImportance, resolveAxes, softMask, softMaskScales,
 } from '../../src/das/soft-mask.js';
 import { readImportanceDir } from '../../src/das/importance-files.js';
+import { toLayerGates } from '../../src/das/importance.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { gradsCommand } from '../../src/cli/grads.js';
 import { treeLeavesWithPaths, treeZip } from '../../src/tensor/tree.js';
@@ -291,7 +292,7 @@ describe('soft-mask shapes and options', () => {
   it('splits stacked [L, ·] importance sets into per-layer records', async () => {
     const h = fixtureImpt(fxCfg);
     const stacked = { head: fromArray(h.head.flat(), [fxCfg.layers, fxCfg.heads], { backend: be }), intermediate: fromArray(h.intermediate.flat(), [fxCfg.layers, fxCfg.intermediate], { backend: be }), output: fromArray(h.output.flat(), [fxCfg.layers, fxCfg.width], { backend: be }) };
-    const layers = importanceLayers(stacked);
+    const layers = toLayerGates(stacked);
     for (const k of KINDS) for (let l = 0; l < fxCfg.layers; l++) expect(Array.from(await read(layers[l][k]))).toEqual(h[k][l].map(Math.fround));
     release(stacked, layers);
   });
