@@ -6,7 +6,7 @@
 // forced to completion with backend.sync(). Reports the median and best wall-clock rate, and the rate per
 // CPU-second ×2 ("cpu"), which on a CPU adapter such as lavapipe stays steady when the machine is shared.
 import {
-  type MatmulTiles, type Tensor, closeWebgpu, fromArray, matmul, matmulVariantFor, setMatmulTiles, setMatmulVariant, webgpu,
+  type MatmulTiles, type Tensor, closeWebgpu, fromArray, matmul, matmulVariantFor, webgpu,
 } from '../src/index.js';
 
 const gpu = await webgpu();
@@ -28,7 +28,7 @@ function parse(s: string): Config {
 }
 const defaults = 'subgroups,subgroups:8x8:2x1,registers,registers:8x8:1x1,registers:8x8:1x2,registers:8x8:2x2,shared,shared:8x8:2x2:16,shared:16x16:2x2:8';
 const configs = (arg('configs') || defaults).split(',').map(parse).filter((c) => {
-  setMatmulVariant(c.kernel);
+  gpu.setKernelOptions({ matmul: { variant: c.kernel } });
   const ok = matmulVariantFor(gpu) === c.kernel;
   if (!ok) console.log(`skipping ${c.label}: this device runs ${matmulVariantFor(gpu)} instead`);
   return ok;
@@ -49,8 +49,7 @@ interface Row { config: string; shape: string; medianGflops: number; bestGflops:
 const rows: Row[] = [];
 /** Runs c on the case once (forced to completion); returns [wall ms, process CPU ms]. */
 async function once(c: Config, a: Tensor, b: Tensor, transA: boolean, transB: boolean): Promise<[number, number]> {
-  setMatmulVariant(c.kernel);
-  const prev = setMatmulTiles(c.kernel, c.tiles);
+  const prev = gpu!.setKernelOptions({ matmul: { variant: c.kernel, tiles: { [c.kernel]: c.tiles } } });
   const u0 = process.cpuUsage();
   const t0 = performance.now();
   const y = matmul(a, b, { transA, transB });
@@ -58,7 +57,7 @@ async function once(c: Config, a: Tensor, b: Tensor, transA: boolean, transB: bo
   const ms = performance.now() - t0;
   const u = process.cpuUsage(u0);
   y.dispose();
-  setMatmulTiles(c.kernel, prev);
+  gpu!.setKernelOptions(prev);
   return [ms, (u.user + u.system) / 1000];
 }
 for (const cs of cases) {

@@ -1,7 +1,7 @@
 // Row kernels on the default WebGPU adapter: GB/s (bytes read + written once) per geometry.
 // Run: npx vite-node bench/rows.ts
 import { type Tensor, closeWebgpu, fromArray, tidy, webgpu } from '../src/index.js';
-import { type RowGeometry, logSoftmax, rowKernels, softmax, softmaxBackward, softmaxBackwardComposed } from '../src/ops/softmax.js';
+import { type RowGeometry, logSoftmax, softmax, softmaxBackward, softmaxBackwardComposed } from '../src/ops/softmax.js';
 import { layerNorm, layerNormBackward } from '../src/ops/layer-norm.js';
 import { crossEntropy } from '../src/ops/cross-entropy.js';
 
@@ -28,7 +28,7 @@ const y = softmax(x);
 const ln = { mean: t([LR]), rstd: t([LR], 'f32', new Float32Array(LR).fill(1)) };
 const mb = (n: number) => n * 4;
 for (const geometry of ['thread', 'workgroup'] as RowGeometry[]) {
-  rowKernels.geometry = geometry;
+  gpu.setKernelOptions({ rows: { geometry } });
   console.log(`-- ${geometry}`);
   console.log(`softmax ${R}×${C}          `, await gbps(mb(2 * R * C), () => softmax(x)));
   console.log(`logSoftmax ${R}×${C}       `, await gbps(mb(2 * R * C), () => logSoftmax(x)));

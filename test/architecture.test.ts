@@ -100,6 +100,11 @@ describe('architecture (ARCHITECTURE.md)', () => {
     expect(cycles).toEqual([]);
   });
 
+  it('no module exports a mutable binding (settings live in options, not module globals)', () => {
+    const bad = files.flatMap((f) => readFileSync(join(src, f), 'utf8').split('\n').flatMap((l, i) => (/^export (let|var) /.test(l) ? [`${f}:${i + 1}: ${l.trim()}`] : [])));
+    expect(bad).toEqual([]);
+  });
+
   it('type-only references that cross floors point downwards too, and no cycle crosses floors', () => {
     // (covered by the floor rule, which counts type-only imports as well) — and the rule itself works:
     const probe = importsOf('tensor/x.ts', "import type { A } from '../ops/a.js';\nimport { b, type C } from './b.js';\nexport { d } from '../cli/d.js';\nconst m = await import('../eval/m.js');");

@@ -2,6 +2,7 @@
 import type { DType } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { KernelOptions } from './kernel-options.js';
 
 /** A uniform scalar: plain numbers are u32; tag floats and signed ints. */
 export type Uniform = number | { f32: number } | { i32: number };
@@ -30,4 +31,6 @@ export interface GpuContext {
   readonly maxWorkgroupsPerDim: number;
   /** A CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly geometry there. */
   readonly software: boolean;
+  /** The kernel variants this backend runs (matmul family and tiles, row-kernel geometry). */
+  readonly kernels: KernelOptions;
 }

@@ -1,6 +1,7 @@
 // One small case per kernel (and per op variant that selects different kernel code).
 import * as o from '../ops/index.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { WebGpuBackend } from '../backend/webgpu/webgpu.js';
 import { valueAndGrad } from '../autodiff/grad.js';
 
 export interface DoctorCheck {
@@ -17,9 +18,12 @@ export interface DoctorCheck {
 const gradOf = (f: (x: Tensor) => Tensor) => (x: Tensor): Tensor =>
   valueAndGrad((a: { x: Tensor }) => o.sum(o.mul(f(a.x), o.tanh(o.scalarOp('mul', a.x, 3)))), ['x'])({ x })[1].x;
 
-function withVariant(v: o.MatmulVariant, f: () => Tensor): Tensor {
-  const prev = o.setMatmulVariant(v);
-  try { return f(); } finally { o.setMatmulVariant(prev); }
+/** Runs f with the matmul variant v on x's backend (a WebGPU backend's kernel option; the CPU has none). */
+function withVariant(x: Tensor, v: o.MatmulVariant, f: () => Tensor): Tensor {
+  const be = x.backend as Partial<WebGpuBackend>;
+  if (be.setKernelOptions === undefined) return f();
+  const prev = be.setKernelOptions({ matmul: { variant: v } });
+  try { return f(); } finally { be.setKernelOptions(prev); }
 }
 
 const pos = { lo: 0.1, hi: 4 };
@@ -41,8 +45,8 @@ export function doctorChecks(): DoctorCheck[] {
     { name: 'fill / arange', kernels: ['fill'], inputs: [{ shape: [3] }], run: (x) => o.add(o.arange(0, 3, 1, { backend: x.backend }), o.full([3], 2, { backend: x.backend })) },
     { name: 'cast f32 → i32 → f32', kernels: ['cast'], inputs: [{ shape: [50], lo: -9, hi: 9 }], run: (x) => o.cast(o.cast(x, 'i32'), 'f32') },
     { name: 'matmul (auto variant)', kernels: ['matmul', 'matmul-subgroup'], inputs: [{ shape: [3, 37, 64] }, { shape: [64, 52] }], run: (a, b) => o.matmul(a, b), rtol: 1e-4 },
-    { name: 'matmul registers, transposed', kernels: ['matmul'], inputs: [{ shape: [64, 37] }, { shape: [52, 64] }], run: (a, b) => withVariant('registers', () => o.matmul(a, b, { transA: true, transB: true })), rtol: 1e-4 },
-    { name: 'matmul shared tiles', kernels: ['matmul'], inputs: [{ shape: [65, 36] }, { shape: [36, 40] }], run: (a, b) => withVariant('shared', () => o.matmul(a, b)), rtol: 1e-4 },
+    { name: 'matmul registers, transposed', kernels: ['matmul'], inputs: [{ shape: [64, 37] }, { shape: [52, 64] }], run: (a, b) => withVariant(a, 'registers', () => o.matmul(a, b, { transA: true, transB: true })), rtol: 1e-4 },
+    { name: 'matmul shared tiles', kernels: ['matmul'], inputs: [{ shape: [65, 36] }, { shape: [36, 40] }], run: (a, b) => withVariant(a, 'shared', () => o.matmul(a, b)), rtol: 1e-4 },
     { name: 'matmul odd sizes (scalar)', kernels: ['matmul-scalar'], inputs: [{ shape: [13, 7] }, { shape: [7, 5] }], run: (a, b) => o.matmul(a, b), rtol: 1e-4 },
     { name: 'permute / slice / concat', kernels: ['copy'], inputs: [{ shape: [3, 5, 7] }], run: (x) => o.concat([o.permute(x, [2, 0, 1]), o.permute(o.slice(x, [1, 0, 0], [2, 5, 7]), [2, 0, 1])], 1) },
     { name: 'gather', kernels: ['gather'], inputs: [{ shape: [11, 6] }, { shape: [4, 9], dtype: 'i32', int: 11 }], run: (t, ids) => o.gather(t, ids) },

@@ -3,6 +3,7 @@
 // subgroups (lavapipe), matmul-scalar.wgsl takes any layout.
 // VJPs are matmuls with flipped flags: no transposes are ever materialised.
 import type { GpuContext } from '../backend/gpu-context.js';
+import type { MatmulKernel } from '../backend/kernel-options.js';
 import { type Shape, ShapeError, broadcastShapes, broadcastStrides, fmt, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { add } from './binary.js';
@@ -12,51 +13,13 @@ import { reshape } from './reshape.js';
 export interface MatmulOptions { transA?: boolean; transB?: boolean }
 interface MatmulParams { transA: boolean; transB: boolean }
 
-/**
- * 'registers': no workgroup memory (CPU Vulkan); 'subgroups': registers plus subgroup broadcasts (needs the
- * device feature and 8-wide subgroups, else registers); 'shared': tiles staged in workgroup memory (GPUs).
- */
-export type MatmulVariant = 'registers' | 'subgroups' | 'shared' | 'auto';
-/** Per-thread block (4·tm4)×(4·tn4), workgroup wgx×wgy threads, k-slice bk (shared only). */
-export interface MatmulTiles { tm4: number; tn4: number; wgx: number; wgy: number; bk: number }
-/** A kernel family, plus the any-layout fallback. */
-export type MatmulKernel = 'registers' | 'subgroups' | 'shared' | 'scalar';
-
-let variant: MatmulVariant = 'auto';
-// registers, subgroups and scalar: measured with bench/matmul.ts on lavapipe. shared: a common GPU default
-// (64×64 tiles, 4×4 per thread), not yet measured on a GPU.
-const tiles: Record<MatmulKernel, MatmulTiles> = {
-  registers: { tm4: 2, tn4: 1, wgx: 8, wgy: 8, bk: 0 },
-  subgroups: { tm4: 2, tn4: 2, wgx: 8, wgy: 8, bk: 0 },
-  shared: { tm4: 1, tn4: 1, wgx: 16, wgy: 16, bk: 16 },
-  scalar: { tm4: 1, tn4: 1, wgx: 8, wgy: 8, bk: 0 },
-};
-
-/** Picks the GPU kernel family for later matmuls; returns the previous setting. */
-export function setMatmulVariant(v: MatmulVariant): MatmulVariant {
-  const prev = variant;
-  variant = v;
-  return prev;
-}
-
-/** Overrides a kernel's tile shape (benchmarks); returns the previous shape. */
-export function setMatmulTiles(kernel: MatmulKernel, t: Partial<MatmulTiles>): MatmulTiles {
-  const prev = tiles[kernel];
-  const next = { ...prev, ...t };
-  const { tm4, tn4, wgx, wgy, bk } = next;
-  const ok = [tm4, tn4, wgx, wgy].every((v) => Number.isInteger(v) && v >= 1) && tm4 <= 4 && tn4 <= 4 && tm4 * tn4 <= 8 &&
-    wgx * wgy <= 256 && (kernel !== 'subgroups' || (tm4 === 2 && wgx === 8)) &&
-    (kernel !== 'shared' || (bk >= 4 && bk % 4 === 0 && 16 * bk * (wgy * tm4 + wgx * tn4) <= 16384));
-  if (!ok) throw new Error(`setMatmulTiles: unsupported ${kernel} tiles ${JSON.stringify(next)}`);
-  tiles[kernel] = next;
-  return prev;
-}
+export type { MatmulKernel, MatmulTiles, MatmulVariant } from '../backend/kernel-options.js';
 
 const cpuAdapter = /llvmpipe|lavapipe|swiftshader|software/i;
 type Opened = { opened?: { info?: Record<string, string>; adapter?: GPUAdapter; device?: GPUDevice } };
 const resolved = new WeakMap<object, { cpu: boolean; subgroups: boolean }>();
 
-/** The kernel family matmul uses on this context for 4-aligned operands under the current setting. */
+/** The kernel family matmul uses on this context for 4-aligned operands under its kernel options. */
 export function matmulVariantFor(ctx: GpuContext): 'registers' | 'subgroups' | 'shared' {
   let r = resolved.get(ctx);
   if (r === undefined) {
@@ -68,6 +31,7 @@ export function matmulVariantFor(ctx: GpuContext): 'registers' | 'subgroups' | '
     };
     resolved.set(ctx, r);
   }
+  const variant = ctx.kernels.matmul.variant;
   const v = variant === 'auto' ? (r.cpu ? 'subgroups' : 'shared') : variant;
   return v === 'subgroups' && !r.subgroups ? 'registers' : v;
 }
@@ -116,7 +80,7 @@ function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulPar
   if (dims.length > 4) throw new ShapeError('matmul', `more than 4 independent batch axes: ${sig(a.shape, p.transA)} · ${sig(b.shape, p.transB)}`);
   const vec = K > 0 && (p.transA ? M : K) % 4 === 0 && (p.transB ? K : N) % 4 === 0;
   const kernel: MatmulKernel = vec ? matmulVariantFor(ctx) : 'scalar';
-  const t = tiles[kernel];
+  const t = ctx.kernels.matmul.tiles[kernel];
   const tilesN = Math.ceil(N / (4 * t.tn4 * t.wgx)), tilesM = Math.ceil(M / (4 * t.tm4 * t.wgy));
   const total = tilesN * tilesM * sizeOf(dims);
   const meta = new Array<number>(12).fill(0);

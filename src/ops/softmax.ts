@@ -3,6 +3,7 @@
 import { type Shape, ShapeError, normalizeAxis, sizeOf } from '../tensor/shape.js';
 import type { HostArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { GpuContext } from '../backend/gpu-context.js';
 import { type OpDef, apply1, defineOp, expectFloat, sameDtype } from './define.js';
 import { mul, sub } from './binary.js';
 import { exp } from './unary.js';
@@ -10,19 +11,14 @@ import { sum } from './reduce.js';
 
 // ---- row-kernel geometry ----------------------------------------------------------------------
 
-export type RowGeometry = 'thread' | 'workgroup';
-/**
- * Geometry of the row kernels. 'auto' is thread per row: on lavapipe it wins at every shape measured,
- * 1.3–20× (bench/rows.ts), even 4 rows × 65,536. A hardware GPU wants 'workgroup' for few rows (one
- * thread per row leaves it idle); untested there. `rowWg` must be a power of two (tree reduction).
- */
-export const rowKernels: { geometry: 'auto' | RowGeometry; threadWg: number; rowWg: number } = { geometry: 'auto', threadWg: 64, rowWg: 128 };
+export type { RowGeometry } from '../backend/kernel-options.js';
 
-/** MODE 0 (thread per row) or 1 (workgroup per row), with workgroup size and count. 'auto': thread per
- * row on software adapters (measured), workgroup per row on hardware GPUs (coalesced row reads). */
-export function rowLaunch(rows: number, ctx?: { software: boolean }): { MODE: number; WG: number; groups: number } {
-  const { geometry, threadWg, rowWg } = rowKernels;
-  const perRow = geometry === 'workgroup' || (geometry === 'auto' && ctx !== undefined && !ctx.software);
+/** MODE 0 (thread per row) or 1 (workgroup per row), with workgroup size and count, from the context's
+ * kernel options. 'auto': thread per row on software adapters (measured), workgroup per row on
+ * hardware GPUs (coalesced row reads). */
+export function rowLaunch(rows: number, ctx: Pick<GpuContext, 'software' | 'kernels'>): { MODE: number; WG: number; groups: number } {
+  const { geometry, threadWg, rowWg } = ctx.kernels.rows;
+  const perRow = geometry === 'workgroup' || (geometry === 'auto' && !ctx.software);
   return perRow ? { MODE: 1, WG: rowWg, groups: rows } : { MODE: 0, WG: threadWg, groups: Math.ceil(rows / threadWg) };
 }
 

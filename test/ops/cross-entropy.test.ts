@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Backend, type HostArray, type Reduction, type RowGeometry, type Tensor, ShapeError, cast, cpu, crossEntropy, fromArray, read,
-  release, rowKernels, tidy, vjp,
+  release, tidy, vjp,
 } from '../../src/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { arbShape, sizeOfShape } from '../support/arbitraries.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Backend, type HostArray, type RowGeometry, type Tensor, ShapeError, cpu, cpuRead, fromArray, layerNorm, layerNormBackward,
-  read, release, rowKernels, tidy, vjp,
+  read, release, tidy, vjp,
 } from '../../src/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { arbShape, sizeOfShape } from '../support/arbitraries.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type MatmulVariant, type Tensor, ShapeError, cpu, fromArray, linear, matmul, matmulOp, matmulVariantFor, setMatmulVariant, vjp,
+  type MatmulVariant, type Tensor, ShapeError, cpu, fromArray, linear, matmul, matmulOp, matmulVariantFor, vjp,
 } from '../../src/index.js';
 import { cpuBackend, gpu } from '../support/devices.js';
 import { checkVjp, expectAllClose, runOn, seededValues } from '../support/oracle.js';
@@ -26,19 +26,19 @@ async function agree(sa: number[], sb: number[], f: Flags, seed: number, variant
   ];
   const h = (a: Tensor, b: Tensor) => matmul(a, b, f);
   const want = await runOn(cpuBackend, h, inputs);
-  const prev = setMatmulVariant(variant);
+  const prev = gpu!.setKernelOptions({ matmul: { variant } });
   try {
     expectAllClose(await runOn(gpu!, h, inputs), want, tol(K));
   } finally {
-    setMatmulVariant(prev);
+    gpu!.setKernelOptions(prev);
   }
 }
 
 // Dimensions that hit both kernels (multiples of 4 read as vec4) and every tile edge.
 /** Whether this device runs the subgroup kernel (needs the 'subgroups' feature and 8-wide subgroups). */
 const hasSubgroups = gpu !== null && (() => {
-  const prev = setMatmulVariant('subgroups');
-  try { return matmulVariantFor(gpu) === 'subgroups'; } finally { setMatmulVariant(prev); }
+  const prev = gpu.setKernelOptions({ matmul: { variant: 'subgroups' } });
+  try { return matmulVariantFor(gpu) === 'subgroups'; } finally { gpu.setKernelOptions(prev); }
 })();
 
 const dimArb = fc.oneof(fc.constantFrom(1, 2, 3, 5, 7, 13, 17, 31, 33, 65, 129), fc.constantFrom(4, 8, 12, 16, 32, 64, 100, 128));
@@ -98,12 +98,12 @@ describe('matmul', () => {
   });
 
   it.skipIf(!gpu)("'auto' picks a register kernel on CPU adapters (subgroups when it can) and the shared one elsewhere", () => {
-    const prev = setMatmulVariant('auto');
+    const prev = gpu!.setKernelOptions({ matmul: { variant: 'auto' } });
     try {
       const software = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(gpu!.opened.info).join(' '));
       expect(matmulVariantFor(gpu!)).toBe(software ? (hasSubgroups ? 'subgroups' : 'registers') : 'shared');
     } finally {
-      setMatmulVariant(prev);
+      gpu!.setKernelOptions(prev);
     }
   });
 

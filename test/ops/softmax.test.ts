@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type RowGeometry, type Tensor, ShapeError, add, cpu, cpuRead, fromArray, logSoftmax, rowKernels, softmax, softmaxBackward,
+  type RowGeometry, type Tensor, ShapeError, add, cpu, cpuRead, fromArray, logSoftmax, softmax, softmaxBackward,
   softmaxBackwardComposed, sum,
 } from '../../src/index.js';
 import { arbShape, arbValues, sizeOfShape } from '../support/arbitraries.js';

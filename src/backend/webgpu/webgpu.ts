@@ -11,6 +11,7 @@ import { Tensor, newStorage } from '../../tensor/tensor.js';
 import { type OpenedDevice, closeDevice, gpuGlobals, openDevice } from './device.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool, type PoolStats } from './pool.js';
+import { type KernelOptions, type KernelOptionsPatch, defaultKernelOptions, withKernelOptions } from '../kernel-options.js';
 
 const ARENA_BYTES = 1 << 16;
 
@@ -22,6 +23,8 @@ export class WebGpuBackend implements Backend, GpuContext {
   readonly pipelines: PipelineCache;
   readonly maxWorkgroupsPerDim: number;
   readonly software: boolean;
+  /** Kernel variants (see kernel-options.ts); replaced, never mutated, by setKernelOptions. */
+  kernels: KernelOptions = defaultKernelOptions;
   /** Dispatches recorded before a submit; larger batches mean fewer submits. */
   maxDispatchesPerSubmit = 96;
   counters = { dispatches: 0, submits: 0, reads: 0 };
@@ -59,6 +62,13 @@ export class WebGpuBackend implements Backend, GpuContext {
   }
 
   get device(): GPUDevice { return this.opened.device; }
+
+  /** Applies a patch to the kernel options of this backend; returns the previous options (to restore them). */
+  setKernelOptions(patch: KernelOptionsPatch | KernelOptions): KernelOptions {
+    const prev = this.kernels;
+    this.kernels = withKernelOptions(prev, patch);
+    return prev;
+  }
 
   private check(): void {
     if (this.lost !== null) throw new Error(`WebGPU device lost (${this.lost}); results are unavailable — restart the process or use the cpu backend`);
@@ -217,11 +227,16 @@ export class WebGpuBackend implements Backend, GpuContext {
 
 let backend: WebGpuBackend | null | undefined;
 
-/** The WebGPU backend on the default adapter, or null when there is none. */
-export async function webgpu(): Promise<WebGpuBackend | null> {
-  if (backend !== undefined) return backend;
-  const opened = await openDevice();
-  backend = opened ? new WebGpuBackend(opened) : null;
+/**
+ * The WebGPU backend on the default adapter, or null when there is none (one per process: later
+ * calls return it). `kernels` sets its kernel variants (see kernel-options.ts).
+ */
+export async function webgpu(o: { kernels?: KernelOptionsPatch } = {}): Promise<WebGpuBackend | null> {
+  if (backend === undefined) {
+    const opened = await openDevice();
+    backend = opened ? new WebGpuBackend(opened) : null;
+  }
+  if (backend !== null && o.kernels !== undefined) backend.setKernelOptions(o.kernels);
   return backend;
 }
 
