@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpu } from '../backend/cpu.js';
 import {
-  AGGREGATIONS, type Aggregation, type ImportanceBatch, type ImportanceSet, type KlAxis, type MlmImportanceInput,
+  AGGREGATIONS, IMPORTANCE_SUBSET, type Aggregation, type ImportanceBatch, type ImportanceSet, type KlAxis, type MlmImportanceInput,
   computeImportance, maxAccumulate, normalizeSet,
 } from '../das/importance.js';
 import { type UnitDims, dimsOf, importanceFromHost, importanceToHost, readImportance, writeImportance } from '../das/importance-files.js';
@@ -34,7 +34,7 @@ const flags: FlagSpecs = {
   'batch-size': { kind: 'int', help: 'examples per batch (the reference uses 100; with abs-per-example it only changes the dropout draws)', default: 16, gt: 0 },
   dropout: { kind: 'number', help: 'dropout probability for all dropout sites (default: the model config\'s); 0 turns dropout off', min: 0, max: 0.999999 },
   seed: { kind: 'int', help: 'seed for the subset order, MLM masking and dropout', default: 2023 },
-  subset: { kind: 'int', help: 'use the first N chunks (or .jsonl examples), docs/method.md §3.3', default: 10000, gt: 0 },
+  subset: { kind: 'int', help: 'use the first N chunks (or .jsonl examples), docs/method.md §3.3', default: IMPORTANCE_SUBSET, gt: 0 },
   'seq-len': { kind: 'int', help: 'tokens per chunk of a text corpus (ignored for .jsonl; default: 164, the paper\'s, or the most the model\'s positions allow)', gt: 0 },
   force: { kind: 'boolean', help: 'replace --out if it exists' },
   ...backendFlag,

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { valueAndGrad } from '../autodiff/grad.js';
 import type { Backend } from '../backend/backend.js';
 import { contrastDefaults } from '../das/contrastive.js';
+import { IMPORTANCE_SUBSET } from '../das/importance.js';
 import type { SoftMaskTarget } from '../das/soft-mask.js';
 import { BatchStream, domainChunks, mlmCollate, stepKey } from '../data/mlm-data.js';
 import { E } from '../fp.js';
@@ -41,7 +42,7 @@ export const posttrainAdamw: AdamWConfig = { ...adamwDefaults, ...HF_ADAMW, weig
 /** The default of every post-training setting: the one place the CLI, `das run` and the library read them from. */
 export const posttrainDefaults = {
   steps: 300, batchSize: 16, seqLen: 128, lr: 1e-4, seed: 111, warmup: 0.1, softMaskTarget: 'gradient' as SoftMaskTarget,
-  saveEvery: 50, importanceSubset: 10000, importanceBatchSize: 16, dropout: true,
+  saveEvery: 50, importanceSubset: IMPORTANCE_SUBSET, importanceBatchSize: 16, dropout: true,
 } as const;
 
 export interface PosttrainOptions extends Partial<Omit<PosttrainHyper, 'steps' | 'batchSize' | 'seqLen' | 'lr'>> {

@@ -39,6 +39,9 @@ export type KlAxis = 'positions' | 'features';
 /** MLM importance input (§12.5): the corrupted ids (default) or the uncorrupted ids (reference code). */
 export type MlmImportanceInput = 'corrupted' | 'original';
 
+/** The importance subset: the first 10,000 chunks of a domain (docs/method.md §3.3); the one default of every command. */
+export const IMPORTANCE_SUBSET = 10000;
+
 export const AGGREGATIONS: readonly Aggregation[] = ['abs-per-example', 'signed-batch', 'signed-batch-cumulative'];
 
 /** A host batch; `originalIds` is needed only for mlmInput 'original'. */
