@@ -1,7 +1,7 @@
 // matmul-subgroup.wgsl — matmul.wgsl's register kernel for devices with 8-wide subgroups (lavapipe):
 // the 8 threads of a subgroup share their 8 rows of a, each loading one vec4 and taking the other seven
 // with subgroupBroadcast, so a is read once per subgroup instead of once per thread.
-// bindings, params and results: as matmul.wgsl (a, b read as vec4; contiguous dims a multiple of 4).
+// bindings, params, epilogue and results: as matmul.wgsl (a, b read as vec4; contiguous dims a multiple of 4).
 // geometry: workgroup 8×WGY threads, one subgroup per row of 8 (the host checks the subgroup size);
 //   each thread computes 8 rows × 4·TN4 columns, k in chunks of 4. No workgroup memory.
 // numerics: f32 sums in k order; rows and columns past M, N are clamped on load and never stored; k past K
@@ -9,19 +9,53 @@
 enable subgroups;
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
+override BIAS: u32 = 0u;
+override ACT: u32 = 0u;
 override TN4: u32 = 2u;
 override WGY: u32 = 8u;
 struct Params { M: u32, N: u32, K: u32, tilesN: u32, tilesM: u32, total: u32, rank: u32, pad: u32, dims: array<vec4u, 3> }
 @group(0) @binding(0) var<storage, read> a: array<vec4f>;
 @group(0) @binding(1) var<storage, read> b: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> u: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
 
 var<private> acc: array<vec4f, 32>; // [8][TN4]
 var<private> ablk: array<vec4f, 8>;
 var<private> bblk: array<vec4f, 16>;
 
 fn dim(k: u32) -> u32 { return params.dims[k / 4u][k % 4u]; }
+
+// Epilogue (BIAS, ACT): c = act(acc + bias[n]); with ACT 1 (exact GELU) the pre-activation goes to u.
+// erf as in unary.wgsl (Eigen/XLA's rational form on [-4, 4]).
+fn erf_approx(v: f32) -> f32 {
+  let a = clamp(v, -4.0, 4.0);
+  let a2 = a * a;
+  var p = -2.72614225801306e-10;
+  p = p * a2 + 2.77068142495902e-08;
+  p = p * a2 - 2.10102402082508e-06;
+  p = p * a2 - 5.69250639462346e-05;
+  p = p * a2 - 7.34990630326855e-04;
+  p = p * a2 - 2.95459980854025e-03;
+  p = p * a2 - 1.60960333262415e-02;
+  var q = -1.45660718464996e-05;
+  q = q * a2 - 2.13374055278905e-04;
+  q = q * a2 - 1.68282697438203e-03;
+  q = q * a2 - 7.37332916720468e-03;
+  q = q * a2 - 1.42647390514189e-02;
+  return a * p / q;
+}
+
+fn store(i: u32, n: u32, v: f32) {
+  var r = v;
+  if (BIAS == 1u) { r += bias[n]; }
+  if (ACT == 1u) {
+    u[i] = r;
+    r = 0.5 * r * (1.0 + erf_approx(r * 0.7071067811865476));
+  }
+  c[i] = r;
+}
 
 // TRANS_A 0: ablk[i] = a[m0 + i, k..k+3]; 1: ablk[2q + h] = a[m0 + 4h..+3, k + q] (stored [K, M]).
 fn loadA(off: u32, m0: u32, k: u32, lane: u32) {
@@ -105,7 +139,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var i = 0u; i < 8u; i++) {
       if (m0 + i < M) {
         for (var j = 0u; j < 4u * TN4; j++) {
-          if (n0 + j < N) { c[coff + (m0 + i) * N + n0 + j] = acc[i * TN4 + j / 4u][j % 4u]; }
+          if (n0 + j < N) { store(coff + (m0 + i) * N + n0 + j, n0 + j, acc[i * TN4 + j / 4u][j % 4u]); }
         }
       }
     }

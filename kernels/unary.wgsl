@@ -1,5 +1,6 @@
 // unary.wgsl — pointwise y = f(x) over n elements; `override OP` picks f (ids in src/ops/unary.ts).
-// bindings: 0 x (read) [n]; 1 y (write) [n]; 2 params { n, alpha }
+// OP 16 is GELU's VJP, y = g · GELU′(x), with the cotangent g at binding 1 (other ops bind x there too).
+// bindings: 0 x (read) [n]; 1 g (read) [n]; 2 y (write) [n]; 3 params { n, alpha }
 // geometry: each thread maps PER elements WG apart, workgroups folded into x/y.
 // numerics: tanh from exp(-2|x|) (no overflow); erf is Eigen/XLA's rational approximation on
 // [-4, 4] (≈1 ulp in f32); GELU is the exact erf form 0.5·x·(1 + erf(x/√2)).
@@ -8,8 +9,9 @@ override WG: u32 = 256u;
 override PER: u32 = 1u;
 struct Params { n: u32, alpha: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
 
 fn erf_approx(v: f32) -> f32 {
   let a = clamp(v, -4.0, 4.0);
@@ -50,7 +52,7 @@ fn f(v: f32) -> f32 {
     case 11u: { return 1.0 / v; }
     case 12u: { return max(v, 0.0); }
     case 13u: { return sign(v); }
-    case 14u: { // d/dx GELU = Φ(x) + x·φ(x)
+    case 14u, 16u: { // d/dx GELU = Φ(x) + x·φ(x)
       return 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * v * v);
     }
     case 15u: { return pow(v, params.alpha); }
@@ -63,6 +65,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let base = (wg.x + wg.y * nwg.x) * WG * PER + lane;
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
-    if (i < params.n) { y[i] = f(x[i]); }
+    if (i < params.n) {
+      if (OP == 16u) { y[i] = g[i] * f(x[i]); } else { y[i] = f(x[i]); }
+    }
   }
 }

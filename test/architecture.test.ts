@@ -2,8 +2,10 @@
 // only from its own floor and the floors below it, nothing outside src/cli imports src/cli, and no
 // module imports itself back through a chain of runtime imports (a type-only reference inside one
 // floor is allowed: it is erased before anything runs). A forbidden import fails this test, naming
-// the file, the line and the rule.
+// the file, the line and the rule. The core (CORE below) runs in a browser: it imports no Node built-in,
+// directly or through any chain of runtime imports.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -23,11 +25,16 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['corpora'],
   ['train'],
   ['das'],
+  ['das-files'],
   ['eval'],
   ['continual'],
-  ['index.ts'],
+  ['index.ts', 'browser.ts'],
   ['cli'],
 ];
+/** The core: what the browser bundle is made of, with no Node built-in anywhere below it (ARCHITECTURE.md). */
+export const CORE = ['fp.ts', 'tensor', 'backend', 'memory.ts', 'ops', 'autodiff', 'nn', 'optim', 'das'];
+/** Entries that must run in a browser like the core (the browser bundle's entry). */
+const BROWSER_ENTRIES = ['browser.ts'];
 /** Same-floor folders that must not import each other. */
 const SIBLINGS_APART = [['nn', 'optim']];
 
@@ -62,8 +69,28 @@ export function importsOf(file: string, text: string): Import[] {
   return out;
 }
 
+export interface BareImport { from: string; spec: string; line: number; dynamic: boolean }
+
+/** Package and built-in imports of a source file (static, re-exports, dynamic import('…'), require('…')). */
+export function bareImportsOf(file: string, text: string): BareImport[] {
+  const out: BareImport[] = [];
+  const re = /(^|\n)\s*(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s*from\s*)?['"]([^.'"][^'"]*)['"]|(import|require)\(\s*['"]([^.'"][^'"]*)['"]\s*\)/g;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const spec = m[2] ?? m[4];
+    const line = text.slice(0, m.index + (m[1]?.length ?? 0)).split('\n').length;
+    out.push({ from: file, spec, line, dynamic: m[3] !== undefined });
+  }
+  return out;
+}
+
+const NODE_BUILTINS = new Set(builtinModules);
+export const isNodeBuiltin = (spec: string): boolean => spec.startsWith('node:') || NODE_BUILTINS.has(spec.split('/')[0]);
+
 const files = walk(src);
-const imports = files.flatMap((f) => importsOf(f, readFileSync(join(src, f), 'utf8')));
+const texts = new Map(files.map((f) => [f, readFileSync(join(src, f), 'utf8')]));
+const imports = files.flatMap((f) => importsOf(f, texts.get(f)!));
+const bare = files.flatMap((f) => bareImportsOf(f, texts.get(f)!));
+const inCore = (f: string): boolean => CORE.includes(unitOf(f));
 
 describe('architecture (ARCHITECTURE.md)', () => {
   it('every file under src/ belongs to a floor', () => {
@@ -109,5 +136,49 @@ describe('architecture (ARCHITECTURE.md)', () => {
     // (covered by the floor rule, which counts type-only imports as well) — and the rule itself works:
     const probe = importsOf('tensor/x.ts', "import type { A } from '../ops/a.js';\nimport { b, type C } from './b.js';\nexport { d } from '../cli/d.js';\nconst m = await import('../eval/m.js');");
     expect(probe.map((i) => [i.to, i.line, i.typeOnly])).toEqual([['ops/a.ts', 1, true], ['tensor/b.ts', 2, false], ['cli/d.ts', 3, false], ['eval/m.ts', 4, false]]);
+  });
+
+  it('the core imports no Node built-in (node:*), directly or through a chain of runtime imports', () => {
+    const direct = new Map<string, BareImport>();
+    for (const b of bare) if (isNodeBuiltin(b.spec) && !direct.has(b.from)) direct.set(b.from, b);
+    const graph = new Map<string, string[]>();
+    for (const i of imports) if (!i.typeOnly) graph.set(i.from, [...(graph.get(i.from) ?? []), i.to]);
+    /** The first chain of runtime imports from `f` to a file that imports a Node built-in, if any. */
+    const chainFrom = (f: string): string[] | null => {
+      const seen = new Set<string>([f]);
+      const queue: string[][] = [[f]];
+      while (queue.length > 0) {
+        const path = queue.shift()!;
+        const at = path[path.length - 1];
+        if (direct.has(at)) return path;
+        for (const g of graph.get(at) ?? []) if (!seen.has(g)) { seen.add(g); queue.push([...path, g]); }
+      }
+      return null;
+    };
+    const bad = files.filter((f) => inCore(f) || BROWSER_ENTRIES.includes(f)).flatMap((f) => {
+      const chain = chainFrom(f);
+      if (chain === null) return [];
+      const end = direct.get(chain[chain.length - 1])!;
+      return [`${chain.join(' → ')}:${end.line} imports '${end.spec}': the core runs in a browser; take bytes, and put the path-taking wrapper in a Node-only module (io/files.ts, das-files/)`];
+    });
+    expect(bad).toEqual([]);
+  });
+
+  it('the core uses no Node global (process, Buffer, __dirname, require) except through a guarded globalThis', () => {
+    const strip = (t: string) => t.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '').replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g, "''");
+    const bad = files.filter(inCore).flatMap((f) => strip(texts.get(f)!).split('\n').flatMap((l, i) =>
+      (/(?<![.\w$])(?:process|Buffer)\s*[.(]|(?<![.\w$])(?:__dirname|__filename)\b|(?<![.\w$])require\s*\(/.test(l) ? [`${f}:${i + 1}: ${l.trim()}`] : [])));
+    expect(bad).toEqual([]);
+  });
+
+  it("the webgpu package (Dawn) is loaded on demand by backend/webgpu/device.ts alone (the browser bundle leaves it out)", () => {
+    const bad = bare.filter((b) => b.spec === 'webgpu' && (b.from !== 'backend/webgpu/device.ts' || !b.dynamic)).map((b) => `${b.from}:${b.line}: ${b.dynamic ? 'import' : 'static import of'} 'webgpu'`);
+    expect(bad).toEqual([]);
+  });
+
+  it('the Node-built-in scanner sees every form', () => {
+    const probe = bareImportsOf('x.ts', "import { a } from 'node:fs';\nimport type { B } from 'fp-ts';\nexport * from 'path';\nconst w = await import('webgpu');\nimport 'node:os';");
+    expect(probe.map((b) => [b.spec, b.line, b.dynamic])).toEqual([['node:fs', 1, false], ['fp-ts', 2, false], ['path', 3, false], ['webgpu', 4, true], ['node:os', 5, false]]);
+    expect(['node:fs', 'path', 'fs/promises', 'fp-ts', 'webgpu'].map(isNodeBuiltin)).toEqual([true, true, true, false, false]);
   });
 });

@@ -26,6 +26,8 @@ describe('npm package', () => {
     const files = execFileSync('tar', ['tzf', tgz], { encoding: 'utf8' });
     expect(files).toMatch(/package\/dist\/index\.js/);
     expect(files).toMatch(/package\/dist\/index\.d\.ts/);
+    expect(files).toMatch(/package\/dist\/browser\/das-webgpu\.js/); // the browser bundle (exports' "browser" condition)
+    expect(files).toMatch(/package\/dist\/browser\.d\.ts/);
     expect(files).toMatch(/package\/kernels\/matmul\.wgsl/);
     expect(files).not.toMatch(/package\/test\//);
     const app = join(work, 'app');

@@ -5,6 +5,8 @@ import { methodNames } from '../continual/methods.js';
 import { posttrain, posttrainDefaults } from '../continual/posttrain.js';
 import { contrastDefaults } from '../das/contrastive.js';
 import { REFERENCE_SEEDS, runSequence } from '../continual/run.js';
+import { parseShard } from '../continual/shards.js';
+import { releaseAllLocks } from '../io/lock.js';
 import { SOFT_MASK_TARGETS, type SoftMaskTarget } from '../das/soft-mask.js';
 import { type FlagSpecs, type Parsed, UsageError, parseFlags, required, usage } from './args.js';
 import { progressBars } from './progress.js';
@@ -16,6 +18,7 @@ const common = (quick: boolean): FlagSpecs => ({
   steps: { kind: 'int', help: `optimizer steps per domain (default ${D.steps}${quick ? '; --quick 30' : ''})`, gt: 0 },
   'batch-size': { kind: 'int', help: `chunks per step (default ${D.batchSize}${quick ? '; --quick 8' : ''})`, gt: 0 },
   'seq-len': { kind: 'int', help: `tokens per chunk (default ${D.seqLen}${quick ? '; --quick 64' : ''}; the paper uses 164)`, gt: 0 },
+  'grad-accum': { kind: 'int', help: 'micro-batches per optimizer step (gradient accumulation): a step trains on grad-accum × batch-size chunks, batch-size at a time, and equals one batch of that size to f32 rounding, except that DAS\'s contrastive in-batch negatives are those of each micro-batch (docs/method.md §6.3); the soft mask is applied once per step', default: 1, gt: 0 },
   lr: { kind: 'number', help: `peak learning rate; linear warm-up over 10 % of the steps, then linear decay (default ${D.lr}, docs/method.md §7.1)`, gt: 0 },
   'contrast-weight': { kind: 'number', help: `λ in L_MLM + λ·L_CKI (default ${contrastDefaults.contrastWeight}, docs/method.md §12.11)`, min: 0 },
   'reference-compat': { kind: 'boolean', help: 'reproduce the reference code: soft-mask axes, tiled contrastive pairs, MLM importance on original ids, cumulative signed aggregation, KL proxy without dropout' },
@@ -75,6 +78,7 @@ const runFlags: FlagSpecs = {
   quick: { kind: 'boolean', help: 'small settings for a demo or smoke test (each can still be overridden)' },
   'held-out': { kind: 'int', help: "held-out MLM loss after every domain on at most N chunks of each text (the general validation text, each seen domain's held-out lines); 0 = off", default: 0, min: 0 },
   'no-base': { kind: 'boolean', help: 'do not fine-tune the base model directly (drops the "vs base" columns; one fine-tune fewer per task and seed)' },
+  shard: { kind: 'string', help: 'K/N: run only the K-th of N disjoint parts of the work (base fine-tunes per seed, base held-out loss, each method × seed chain; every N-th from the K-th), e.g. one Slurm array task or Kubernetes pod each, in one --out on a shared file system; parts are locked (a part held by another live process is waited for); writes no table: the same command without --shard, afterwards, finds everything done and writes it (deploy/README.md)' },
   ...common(true),
   ...ftFlags('ft-', true),
   ...backendFlag,
@@ -83,6 +87,8 @@ const runFlags: FlagSpecs = {
 };
 
 const num = (p: Parsed, k: string, dflt: number): number => (p[k] as number | undefined) ?? dflt;
+/** --grad-accum as an option: absent when 1 (the recorded settings of runs without accumulation stay as they were). */
+const gradAccum = (p: Parsed): { gradAccum?: number } => ((p['grad-accum'] as number) > 1 ? { gradAccum: p['grad-accum'] as number } : {});
 
 export async function posttrainCommand(argv: string[]): Promise<number> {
   const cmd = 'posttrain';
@@ -92,7 +98,7 @@ export async function posttrainCommand(argv: string[]): Promise<number> {
   const backend = await chooseBackend(p.backend, cmd);
   const r = await posttrain({
     model: required(p, 'model', cmd), corpus: required(p, 'corpus', cmd), out: required(p, 'out', cmd), method,
-    importance: p.importance as string[] | undefined, steps: num(p, 'steps', D.steps), batchSize: num(p, 'batch-size', D.batchSize), seqLen: num(p, 'seq-len', D.seqLen),
+    importance: p.importance as string[] | undefined, steps: num(p, 'steps', D.steps), batchSize: num(p, 'batch-size', D.batchSize), ...gradAccum(p), seqLen: num(p, 'seq-len', D.seqLen),
     lr: num(p, 'lr', D.lr), seed: p.seed as number, contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']),
     softMaskTarget: p['soft-mask-target'] as SoftMaskTarget, saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', D.importanceSubset),
     importanceBatchSize: p['importance-batch-size'] as number, backend, quiet: Boolean(p.quiet), progress: progressBars(Boolean(p.quiet)),
@@ -133,14 +139,19 @@ export async function runCommand(argv: string[]): Promise<number> {
     seeds = REFERENCE_SEEDS.slice(0, p.seeds as number);
   }
   const q = Boolean(p.quick);
+  const shard = p.shard === undefined ? undefined : parseShard(p.shard as string);
+  if (typeof shard === 'string') throw new UsageError(`das ${cmd}: ${shard}`);
   const backend = await chooseBackend(p.backend, cmd);
   const out = (p.out as string | undefined) ?? `runs/${methods.join('+')}${q ? '-quick' : ''}`;
+  // killed (Slurm's scancel, Kubernetes' eviction, Ctrl-C): release the part locks first; everything written is resumable
+  const onSignal = (sig: NodeJS.Signals) => { releaseAllLocks(); process.exit(sig === 'SIGINT' ? 130 : 143); };
+  process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
   const s = await runSequence({
-    sequence: p.sequence as string, model: required(p, 'model', cmd), out,
+    sequence: p.sequence as string, model: required(p, 'model', cmd), out, shard,
     methods, seeds, domains: p.domains as number | undefined, matrix: p.matrix as 'full' | 'diagonal-final', baseFinetune: !p['no-base'],
     heldOut: (p['held-out'] as number) > 0 ? { maxChunks: p['held-out'] as number } : undefined,
     posttrain: {
-      steps: num(p, 'steps', q ? 30 : D.steps), batchSize: num(p, 'batch-size', q ? 8 : D.batchSize), seqLen: num(p, 'seq-len', q ? 64 : D.seqLen), lr: num(p, 'lr', D.lr),
+      steps: num(p, 'steps', q ? 30 : D.steps), batchSize: num(p, 'batch-size', q ? 8 : D.batchSize), ...gradAccum(p), seqLen: num(p, 'seq-len', q ? 64 : D.seqLen), lr: num(p, 'lr', D.lr),
       contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: p['soft-mask-target'] as SoftMaskTarget,
       saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', q ? 64 : D.importanceSubset), importanceBatchSize: p['importance-batch-size'] as number,
     },
@@ -150,7 +161,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       maxTrain: (p['ft-max-train'] as number | undefined) ?? (q ? 200 : undefined), maxTest: (p['ft-max-test'] as number | undefined) ?? (q ? 100 : undefined),
     },
     backend, quiet: Boolean(p.quiet), progress: progressBars(Boolean(p.quiet)),
-  });
+  }).finally(() => { process.off('SIGTERM', onSignal).off('SIGINT', onSignal); });
+  if (shard !== undefined) {
+    process.stdout.write(`${JSON.stringify({ backend: backend.name, out, shard: `${shard.index}/${shard.count}`, parts: s.parts, seconds: s.seconds })}\n`);
+    return 0;
+  }
   const r = s.results;
   process.stdout.write(`${JSON.stringify({
     backend: backend.name, out, table: join(out, 'results.md'), sequence: basename(r.sequence), domains: r.domains, seeds: r.seeds, seconds: s.seconds,

@@ -1,8 +1,7 @@
 // `das doctor`: describes the adapter and runs every kernel against the CPU reference on random
 // inputs. Exits 1 with an explanation when WebGPU is missing or a kernel disagrees.
-import { readdirSync } from 'node:fs';
 import { type Backend, cpu, fromArray, read, release, tidy, webgpu } from '../index.js';
-import { kernelsDir } from '../backend/webgpu/pipelines.js';
+import { kernelStems } from '../backend/webgpu/pipelines.js';
 import { installHint } from '../backend/webgpu/device.js';
 import { type DoctorCheck, doctorChecks } from './doctor-checks.js';
 import { parseFlags, usage } from './args.js';
@@ -59,7 +58,7 @@ export async function doctor(argv: string[]): Promise<number> {
     }
   }
   const covered = new Set(doctorChecks().flatMap((c) => c.kernels));
-  const missing = readdirSync(kernelsDir).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5)).filter((s) => !covered.has(s));
+  const missing = kernelStems.filter((s) => !covered.has(s));
   for (const m of missing) log(`  FAIL kernel ${m}.wgsl has no doctor check`);
   const failed = results.filter((r) => !r.ok).length + missing.length;
   if (p.json) process.stdout.write(`${JSON.stringify({ adapter: info, results, uncoveredKernels: missing, ok: failed === 0 }, null, 2)}\n`);

@@ -3,7 +3,7 @@
 // part of the word embeddings'). For parity checks against PyTorch.
 import { E } from '../fp.js';
 import { hfNames, loadCheckpoint, paramsToHf } from '../io/hf-roberta.js';
-import { readImportanceDir } from '../das/importance-files.js';
+import { readImportanceDir } from '../das-files/importance-dirs.js';
 import { applySoftMask, resolveAxes, softMaskScales } from '../das/soft-mask.js';
 import { read } from '../tensor/tensor.js';
 import { writeSafetensors } from '../io/safetensors.js';

@@ -8,7 +8,8 @@ import {
   AGGREGATIONS, IMPORTANCE_SUBSET, type Aggregation, type ImportanceBatch, type ImportanceSet, type KlAxis, type MlmImportanceInput,
   computeImportance, maxAccumulate, normalizeSet,
 } from '../das/importance.js';
-import { type UnitDims, dimsOf, importanceFromHost, importanceToHost, readImportance, writeImportance } from '../das/importance-files.js';
+import { type UnitDims, dimsOf, importanceFromHost, importanceToHost } from '../das/importance-files.js';
+import { readImportance, writeImportance } from '../das-files/importance-dirs.js';
 import { iterChunks, mlmCollate, permutation } from '../data/mlm-data.js';
 import { batchesOf, readJsonlExamples } from '../data/mlm-jsonl.js';
 import { orThrow, readCorpus } from '../data/validate.js';

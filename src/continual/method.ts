@@ -17,11 +17,15 @@ import type { EmptyState, GradientTransformation } from '../optim/transform.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ProgressFactory } from '../train/progress.js';
 import type { SoftMaskTarget } from '../das/soft-mask.js';
+import type { Share } from '../train/accumulate.js';
 
 /** Post-training hyper-parameters of a run (one value for every domain). */
 export interface PosttrainHyper {
   steps: number;
+  /** Chunks per micro-batch (the whole batch without gradient accumulation). */
   batchSize: number;
+  /** Micro-batches per optimizer step (default 1; train/accumulate.ts): a step trains on gradAccum × batchSize chunks. */
+  gradAccum?: number;
   seqLen: number;
   lr: number;
   warmup?: number;
@@ -33,8 +37,14 @@ export interface PosttrainHyper {
   importanceBatchSize: number;
 }
 
-/** One training batch of a domain on the device: the MLM-corrupted ids, the original ids and the MLM targets. */
-export interface DomainBatch { corrupted: Batch; original: Batch; targets: MlmTargets }
+/**
+ * One training batch of a domain on the device: the MLM-corrupted ids, the original ids and the MLM
+ * targets. With gradient accumulation it is a micro-batch, and `share` is its part of the optimizer
+ * step: the loss (and each logged part) must then be the micro-batch's contribution to the whole
+ * batch's value, token-mean terms × share.tokens and sequence-mean terms × share.rows, so that the
+ * sums over micro-batches are the whole batch's. Absent: the whole batch.
+ */
+export interface DomainBatch { corrupted: Batch; original: Batch; targets: MlmTargets; share?: Share }
 
 /** What a method's per-domain set-up gets: the model's shape and the domain's settings. */
 export interface DomainEnv {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { contrastDefaults, dasLoss } from '../das/contrastive.js';
-import { accumulateDirs, writeDomainImportance } from '../das/domain-importance.js';
+import { accumulateDirs, writeDomainImportance } from '../das-files/domain-importance.js';
 import { toLayerGates } from '../das/importance.js';
 import { dasSettings } from '../das/settings.js';
 import { softMask, softMaskScales } from '../das/soft-mask.js';
@@ -14,6 +14,7 @@ import { E } from '../fp.js';
 import { loadCheckpoint } from '../io/hf-roberta.js';
 import { loadTokenizer } from '../io/tokenizer/index.js';
 import { mlmLoss } from '../nn/mlm.js';
+import { scalarOp } from '../ops/binary.js';
 import type { Params } from '../nn/params.js';
 import { release } from '../tensor/scope.js';
 import type { AfterDomainEnv, DomainEnv, DomainTraining, Method, SeedContext } from './method.js';
@@ -30,7 +31,10 @@ export const klDir = (ctx: Pick<SeedContext, 'dir'>): string => join(ctx.dir, 'k
 
 /** Plain MLM (dropout by the step's key): NCL's and ONE's loss. */
 const mlmTraining = async (env: DomainEnv): Promise<DomainTraining> => ({
-  loss: (params, b, dk) => [mlmLoss(env.cfg, params, b.corrupted, b.targets, dk ? { dropout: { key: dk } } : {}), {}],
+  loss: (params, b, dk) => {
+    const l = mlmLoss(env.cfg, params, b.corrupted, b.targets, dk ? { dropout: { key: dk } } : {});
+    return [b.share === undefined ? l : scalarOp('mul', l, b.share.tokens), {}];   // a micro-batch: its share of the step's tokens
+  },
   release: () => {},
 });
 
@@ -67,7 +71,7 @@ async function dasTraining(env: DomainEnv): Promise<DomainTraining> {
   return {
     loss: (params, b, dk) => {
       const [total, aux] = dasLoss(env.cfg, params, { corrupted: b.corrupted, original: b.original }, b.targets, {
-        importance, dropoutKey: dk, pairing: settings.pairing, contrastWeight: env.hyper.contrastWeight ?? contrastDefaults.contrastWeight,
+        importance, dropoutKey: dk, pairing: settings.pairing, contrastWeight: env.hyper.contrastWeight ?? contrastDefaults.contrastWeight, share: b.share,
       });
       return [total, { mlm: aux.mlm, contrast: aux.contrast }];
     },

@@ -14,7 +14,7 @@ import type { Backend } from '../backend/backend.js';
 import { contrastDefaults } from '../das/contrastive.js';
 import { IMPORTANCE_SUBSET } from '../das/importance.js';
 import type { SoftMaskTarget } from '../das/soft-mask.js';
-import { BatchStream, domainChunks, mlmCollate, stepKey } from '../data/mlm-data.js';
+import { BatchStream, type MlmBatch, domainChunks, mlmCollate, stepKey } from '../data/mlm-data.js';
 import { E } from '../fp.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/hf-roberta.js';
@@ -30,6 +30,7 @@ import { linearSchedule, warmupFor } from '../optim/schedule.js';
 import { type GradientTransformation, applyGradients, chain, emptyState } from '../optim/transform.js';
 import { release, tidy } from '../tensor/scope.js';
 import { loadTrainCheckpoint, saveTrainCheckpoint, tokenizerFiles } from '../train/checkpointing.js';
+import { type MicroResult, type Share, accumulate, microBatches, microKey } from '../train/accumulate.js';
 import { trainLoop } from '../train/loop.js';
 import type { TrainState } from '../train/mlm-step.js';
 import type { ProgressFactory } from '../train/progress.js';
@@ -104,8 +105,12 @@ function hyperOf(o: PosttrainOptions): PosttrainHyper & { seed: number; dropout:
     steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr, seed: o.seed, dropout: o.dropout ?? d.dropout, warmup: o.warmup ?? d.warmup,
     contrastWeight: o.contrastWeight ?? contrastDefaults.contrastWeight, referenceCompat: Boolean(o.referenceCompat), softMaskTarget: o.softMaskTarget ?? d.softMaskTarget,
     saveEvery: o.saveEvery ?? d.saveEvery, importanceSubset: o.importanceSubset ?? d.importanceSubset, importanceBatchSize: o.importanceBatchSize ?? d.importanceBatchSize,
+    ...accumSetting(o),
   };
 }
+
+/** gradAccum as a recorded setting: absent when 1, so outputs without accumulation stay as they were (and resume). */
+const accumSetting = (o: { gradAccum?: number }) => ((o.gradAccum ?? 1) > 1 ? { gradAccum: o.gradAccum } : {});
 
 /**
  * What must match for a checkpoint to be resumed. Its keys are those of the checkpoints written
@@ -116,6 +121,7 @@ function fingerprintOf(o: PosttrainOptions) {
   return {
     model: o.model, corpus: o.corpus, method: trainsAs(methodOf(o)), importance: o.importance ?? [], steps: h.steps, batchSize: h.batchSize, seqLen: h.seqLen, lr: h.lr,
     seed: h.seed, warmup: h.warmup, contrastWeight: h.contrastWeight, referenceCompat: h.referenceCompat, softMaskTarget: h.softMaskTarget, dropout: h.dropout, extraLoss: null,
+    ...accumSetting(o),
   };
 }
 
@@ -128,6 +134,7 @@ export const posttrainSettings = (o: PosttrainOptions) => {
 function checkOptions(o: PosttrainOptions): void {
   const m = methodOf(o);
   for (const k of ['steps', 'batchSize', 'seqLen'] as const) if (!(Number.isSafeInteger(o[k]) && o[k] > 0)) throw new Error(`posttrain: ${k} must be a positive integer, got ${o[k]}`);
+  if (o.gradAccum !== undefined && !(Number.isSafeInteger(o.gradAccum) && o.gradAccum > 0)) throw new Error(`posttrain: gradAccum must be a positive integer, got ${o.gradAccum}`);
   if (!(o.lr > 0)) throw new Error(`posttrain: lr must be positive, got ${o.lr}`);
   if (m.needsPriors && (o.importance ?? []).length === 0) throw new Error(`posttrain --method ${m.name} needs ${m.priorsHint ?? 'prior outputs (--importance DIR…)'}`);
   if (o.softMaskTarget !== undefined && o.softMaskTarget !== 'gradient' && o.softMaskTarget !== 'update') throw new Error(`posttrain: soft-mask target must be gradient or update, got '${String(o.softMaskTarget)}'`);
@@ -146,7 +153,8 @@ async function train(o: PosttrainOptions, m: Method, paths: ReturnType<typeof po
   Promise<{ stopped: boolean; steps: number; finalLoss: number | null; secondsPerStep: number | null; resumedAt: number | null }> {
   const h = hyperOf(o);
   let cfg!: RobertaConfig, tok!: Tokenizer, chunks: Int32Array[] = [], domain: DomainTraining | undefined;
-  const stream = () => new BatchStream(chunks.length, o.batchSize, o.seed);
+  const accum = o.gradAccum ?? 1, stepChunks = o.batchSize * accum;   // a step's chunks (train/accumulate.ts)
+  const stream = () => new BatchStream(chunks.length, stepChunks, o.seed);
   let batches!: BatchStream;
   const schedule = linearSchedule(o.lr, o.steps, warmupFor(o.steps, h.warmup!));
   try {
@@ -180,10 +188,10 @@ async function train(o: PosttrainOptions, m: Method, paths: ReturnType<typeof po
         return { params, opt: adamwInit(params) };
       },
       ready: async () => {
-        if (tok.vocabSize !== cfg.vocabSize) throw new Error(`the tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
+        if (tok.vocabSize > cfg.vocabSize) throw new Error(`the tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
         if (o.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`seq-len ${o.seqLen} needs ${o.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
         chunks = domainChunks(o.corpus, tok, o.seqLen);
-        if (chunks.length < o.batchSize) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${o.batchSize}`);
+        if (chunks.length < stepChunks) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${accum > 1 ? `${stepChunks} (${o.batchSize} × --grad-accum ${accum})` : o.batchSize}`);
         batches = stream();
         domain = await m.domain({ cfg, backend: o.backend, priors: o.importance ?? [], hyper: h });
         await claimOutDir(o.out, posttrainSettings(o));   // inputs are valid: only now does --out appear
@@ -192,13 +200,24 @@ async function train(o: PosttrainOptions, m: Method, paths: ReturnType<typeof po
         const hb = mlmCollate(batches.indicesAt(step).map((i) => chunks[i]), tok, cfg.vocabSize, stepKey(o.seed, step)).batch;
         const dk = h.dropout ? foldIn(key(o.seed + 2), step) : undefined;
         const d = domain!;
+        /** Loss, parts and gradients of one (micro-)batch; `share`: its part of the step (gradient accumulation). */
+        const lossAndGrad = (mb: MlmBatch, key: typeof dk, share?: Share): MicroResult<Params> => {
+          const corrupted = toDevice(cfg, mb, o.backend);
+          const original = toDevice(cfg, { B: mb.B, T: mb.T, ids: mb.originalIds, attention: mb.attention }, o.backend);
+          const targets = mlmTargets(mb, o.backend);
+          const [[loss, parts], g] = valueAndGrad((a: { params: Params }) => d.loss(a.params, { corrupted, original, targets, ...(share ? { share } : {}) }, key), ['params'])({ params: s.params });
+          return [loss, parts, g.params];
+        };
         return tidy(() => {
-          const corrupted = toDevice(cfg, hb, o.backend);
-          const original = toDevice(cfg, { B: hb.B, T: hb.T, ids: hb.originalIds, attention: hb.attention }, o.backend);
-          const targets = mlmTargets(hb, o.backend);
-          const [[loss, parts], g] = valueAndGrad((a: { params: Params }) => d.loss(a.params, { corrupted, original, targets }, dk), ['params'])({ params: s.params });
+          let loss, parts, grads;
+          if (accum === 1) [loss, parts, grads] = lossAndGrad(hb, dk);
+          else {
+            // micro-batches of batchSize consecutive chunks of the step's batch, soft-masked (and clipped) once, on the sum
+            const micro = microBatches(hb, o.batchSize);
+            [loss, parts, grads] = accumulate(micro.length, (i) => lossAndGrad(micro[i].batch, microKey(dk, i), micro[i].share));
+          }
           const opt = optimizer(d, schedule(step));
-          const [params, state] = applyGradients(opt.tx, s.params, g.params, opt.wrap(s.opt));
+          const [params, state] = applyGradients(opt.tx, s.params, grads, opt.wrap(s.opt));
           return { state: { params, opt: opt.unwrap(state) }, metrics: { loss, ...parts } };
         });
       },

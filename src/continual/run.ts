@@ -23,6 +23,7 @@ import { chunkCorpus, splitValid } from '../data/mlm-data.js';
 import { type Example, type SequenceDomain, type TaskReport, orThrow, readCorpus, readLabels, readSequence, readTask, taskReport } from '../data/validate.js';
 import { E } from '../fp.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { createExclusive } from '../io/lock.js';
 import { SettingsMismatch, settingsDiff } from '../io/out-dir.js';
 import { loadCheckpoint } from '../io/hf-roberta.js';
 import { loadTokenizer } from '../io/tokenizer/index.js';
@@ -32,6 +33,7 @@ import type { ProgressFactory } from '../train/progress.js';
 import type { Counters, Method, PosttrainHyper, SeedContext } from './method.js';
 import { METHODS, domainDir, methodNames } from './methods.js';
 import { type PosttrainResult, posttrain } from './posttrain.js';
+import { type Part, type Shard, forEachClaimed, runParts, shardOf, withLock } from './shards.js';
 import { GENERAL, type HeldOut, heldOutLosses, heldOutSets } from '../eval/mlm-eval.js';
 import { writePlots } from '../eval/plots.js';
 import { HELD_OUT_FILE, type Invocation, type RunResults, type SeedSeconds, TIMINGS_FILE, baseFile, collectResults, finetuneFile, markdownReport, readInvocations, runMeta, seedDir } from '../eval/report.js';
@@ -69,6 +71,12 @@ export interface RunOptions {
   progress?: ProgressFactory;
   /** Aborting stops the run like a crash; running it again continues. */
   signal?: AbortSignal;
+  /**
+   * Run only shard `index` (1-based) of `count` of the parts (shards.ts): several processes, e.g. a
+   * Slurm job array, share one run directory; a shard writes no results.json (the run without a shard,
+   * afterwards, finds everything done and writes it).
+   */
+  shard?: Shard;
   /** Progress of post-training: method, seed, domain index, step, loss. */
   onStep?: (e: { method: string; seed: number; domain: number; step: number; loss: number }) => void;
 }
@@ -103,13 +111,14 @@ export async function validateRun(o: RunOptions): Promise<{ domains: SequenceDom
   if (!hasHead) throw new Error(`${o.model} has no MLM head (lm_head.*); post-training needs one`);
   const tok = await loadTokenizer(o.model);
   if (E.isLeft(tok)) throw new Error(`base model: ${tok.left.message}`);
-  if (tok.right.vocabSize !== cfg.vocabSize) throw new Error(`${o.model}: the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);
+  if (tok.right.vocabSize > cfg.vocabSize) throw new Error(`${o.model}: the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);   // a larger model vocabulary: unused rows (das init)
   if (o.posttrain.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.posttrain.seqLen} needs ${o.posttrain.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
   const reports: TaskReport[] = [];
   const tasks = domains.map((d) => {
     const lines = orThrow(readCorpus(d.train));
     const chunks = chunkCorpus(splitValid(lines, 5).train, tok.right, { seqLen: o.posttrain.seqLen }).length;
-    if (chunks < o.posttrain.batchSize) throw new Error(`domain ${d.name}: ${d.train} gives ${chunks} chunks of ${o.posttrain.seqLen} tokens, fewer than one batch of ${o.posttrain.batchSize}`);
+    const accum = o.posttrain.gradAccum ?? 1, stepChunks = o.posttrain.batchSize * accum;
+    if (chunks < stepChunks) throw new Error(`domain ${d.name}: ${d.train} gives ${chunks} chunks of ${o.posttrain.seqLen} tokens, fewer than one batch of ${accum > 1 ? `${stepChunks} (${o.posttrain.batchSize} × --grad-accum ${accum})` : stepChunks}`);
     const labels = orThrow(readLabels(d.labels));
     const task = { labels, train: orThrow(readTask(d.taskTrain, labels)), test: orThrow(readTask(d.taskTest, labels)) };
     const used = { train: task.train.slice(0, o.finetune.maxTrain ?? task.train.length), test: task.test.slice(0, o.finetune.maxTest ?? task.test.length) };
@@ -137,14 +146,15 @@ async function checkFingerprint(o: RunOptions, domains: readonly SequenceDomain[
   if (existsSync(o.out) && !existsSync(file) && readdirSync(o.out).length > 0) {
     throw new Error(`${o.out} already holds files but no run.json, so it is not a run directory whose settings can be checked; use another --out`);
   }
-  if (existsSync(file)) {
+  const check = () => {
     const have = (JSON.parse(readFileSync(file, 'utf8')) as { fingerprint: unknown }).fingerprint;
     if (JSON.stringify(have) !== JSON.stringify(want)) throw new SettingsMismatch(o.out, settingsDiff(have, want), 'a run');
     return true;
-  }
+  };
+  if (existsSync(file)) return check();
   await mkdir(o.out, { recursive: true });
-  await writeFileAtomic(file, `${JSON.stringify({ fingerprint: want, created: new Date().toISOString() }, null, 2)}\n`);
-  return false;
+  // created exclusively: of several shards starting at once, one writes it and the others check it
+  return createExclusive(file, `${JSON.stringify({ fingerprint: want, created: new Date().toISOString() }, null, 2)}\n`) ? false : check();
 }
 
 async function writeJson(file: string, v: unknown): Promise<void> {
@@ -189,7 +199,13 @@ function copySharedDomain(o: RunOptions, m: Method, seed: number, t: number, out
   rmSync(tmp, { recursive: true, force: true });
   const checkpoint = join(src, 'checkpoint'), scores = join(src, 'finetune'), own = join(scores, `${t}-${domains[t].name}.json`);
   const inside = (f: string, dir: string) => f === dir || f.startsWith(`${dir}/`);
-  cpSync(src, tmp, { recursive: true, filter: (f) => !inside(f, checkpoint) && (!inside(f, scores) || f === scores || f === own) });
+  try {
+    // another process (a shard) may still be writing into src: its temporary files are skipped, and a file that vanishes mid-copy means train instead
+    cpSync(src, tmp, { recursive: true, filter: (f) => !/\.tmp-\d+-[0-9a-f]+$/.test(f) && !inside(f, checkpoint) && (!inside(f, scores) || f === scores || f === own) });
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+    return false;
+  }
   renameSync(tmp, out);
   return true;
 }
@@ -292,44 +308,73 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
   return state;
 }
 
-export interface RunSummary { results: RunResults; states: SeedState[]; baseFinetunes: number; seconds: number }
+export interface RunSummary {
+  /** The results (written as results.json / results.md unless sharded: a shard only reads them). */
+  results: RunResults;
+  /** The seed chains this invocation went through, in part order. */
+  states: SeedState[];
+  baseFinetunes: number;
+  seconds: number;
+  /** The parts this invocation was given (all of them without a shard). */
+  parts: string[];
+}
 
-/** Runs (or continues) the whole sequence; writes results.json and results.md under o.out. */
-export async function runSequence(o: RunOptions): Promise<RunSummary> {
+/**
+ * Runs (or continues) the whole sequence, or with `shard` only its share of the parts (shards.ts);
+ * writes results.json and results.md under o.out unless sharded.
+ */
+export async function runSequence(options: RunOptions): Promise<RunSummary> {
   const t0 = Date.now();
+  const { gradAccum, ...hyper } = options.posttrain;   // gradAccum 1 is no setting: run.json and results.json stay as without it
+  const o: RunOptions = { ...options, posttrain: { ...hyper, ...(gradAccum !== undefined && gradAccum !== 1 ? { gradAccum } : {}) } };
+  const sh = o.shard;
+  if (sh !== undefined && !(Number.isSafeInteger(sh.index) && Number.isSafeInteger(sh.count) && sh.index >= 1 && sh.index <= sh.count)) throw new Error(`shard ${sh.index}/${sh.count}: K must be between 1 and N`);
   const { domains, tasks, heldOut, reports } = await validateRun(o);
   const resumed = await checkFingerprint(o, domains);
-  const time: Invocation = { started: new Date(t0).toISOString(), seconds: 0, setup: (Date.now() - t0) / 1000, baseFinetune: 0, baseHeldOut: 0 };
+  const time: Invocation = { started: new Date(t0).toISOString(), seconds: 0, setup: (Date.now() - t0) / 1000, baseFinetune: 0, baseHeldOut: 0, ...(sh ? { shard: `${sh.index}/${sh.count}` } : {}) };
+  const tag = sh ? `[shard ${sh.index}/${sh.count}] ` : '';
   const log = (s: string) => {
-    if (!o.quiet) process.stderr.write(`${s}\n`);
-    appendFileSync(join(o.out, 'log.txt'), `${new Date().toISOString()} ${s}\n`);
+    if (!o.quiet) process.stderr.write(`${tag}${s}\n`);
+    appendFileSync(join(o.out, 'log.txt'), `${new Date().toISOString()} ${tag}${s}\n`);
   };
-  const baseSeeds = o.baseFinetune === false ? [] : o.seeds;
+  const parts = shardOf(runParts(o), sh);
+  const chains = parts.filter((p) => p.kind === 'chain');
   const total = {
-    posttrain: o.methods.length * o.seeds.length * domains.length,
-    finetune: baseSeeds.length * domains.length + o.methods.reduce((a, name) => a + o.seeds.length * domains.reduce((b, _d, t) => b + cellsAfter(o, METHODS[name], t, domains.length).length, 0), 0),
+    posttrain: chains.length * domains.length,
+    finetune: parts.filter((p) => p.kind === 'base').length * domains.length + chains.reduce((a, p) => a + domains.reduce((b, _d, t) => b + cellsAfter(o, METHODS[p.method!], t, domains.length).length, 0), 0),
   };
   const progress = new RunProgress(total, log);
-  log(`das run${resumed ? ' (resumed: finished stages are kept, not redone)' : ''}: methods ${o.methods.join(', ')}; seeds ${o.seeds.join(', ')}; domains ${domains.map((d) => d.name).join(' → ')}; ${progress.all} stages (${total.posttrain} post-trainings, ${total.finetune} fine-tunes)`);
+  log(`das run${resumed ? ' (resumed: finished stages are kept, not redone)' : ''}: methods ${o.methods.join(', ')}; seeds ${o.seeds.join(', ')}; domains ${domains.map((d) => d.name).join(' → ')}; ${sh ? `parts ${parts.map((p) => p.id).join(', ')}; ` : ''}${progress.all} stages (${total.posttrain} post-trainings, ${total.finetune} fine-tunes)`);
   for (const r of reports) {
     const show = (c: Record<string, number>) => Object.entries(c).map(([l, n]) => `${l} ${n}`).join(', ');
     log(`task ${r.name}: train ${show(r.counts.train)}; test ${show(r.counts.test)}`);
     for (const w of r.warnings) log(`warning: ${w}`);
   }
   let baseFinetunes = 0;
-  for (const seed of baseSeeds) {
-    for (let k = 0; k < domains.length; k++) {
-      if (await progress.stage('finetune', `base→${domains[k].name}, seed ${seed}: fine-tuning`, () => timed(time, 'baseFinetune', () => scoreTask(o, o.model, tasks[k], seed, baseFile(o.out, seed, domains, k), `base →${domains[k].name}`)))) baseFinetunes++;
-    }
-  }
-  if (heldOut.length > 0) await timed(time, 'baseHeldOut', () => heldOutLosses(o.model, heldOut, join(o.out, 'base', HELD_OUT_FILE), o.backend));
-  const states: SeedState[] = [];
-  for (const name of o.methods) for (const seed of o.seeds) states.push(await runSeed(o, METHODS[name], seed, domains, tasks, heldOut, log, progress));
-  await writeJson(join(o.out, TIMINGS_FILE), { invocations: [...readInvocations(o.out), { ...time, seconds: (Date.now() - t0) / 1000 }] });
+  const states = new Map<string, SeedState>();
+  const runPart = async (p: Part): Promise<void> => {
+    if (p.kind === 'base') {
+      const seed = p.seed!;
+      for (let k = 0; k < domains.length; k++) {
+        if (await progress.stage('finetune', `base→${domains[k].name}, seed ${seed}: fine-tuning`, () => timed(time, 'baseFinetune', () => scoreTask(o, o.model, tasks[k], seed, baseFile(o.out, seed, domains, k), `base →${domains[k].name}`)))) baseFinetunes++;
+      }
+    } else if (p.kind === 'baseHeldOut') await timed(time, 'baseHeldOut', () => heldOutLosses(o.model, heldOut, join(o.out, 'base', HELD_OUT_FILE), o.backend));
+    else states.set(p.id, await runSeed(o, METHODS[p.method!], p.seed!, domains, tasks, heldOut, log, progress));
+  };
+  await forEachClaimed(o.out, parts, `das run${sh ? ` --shard ${sh.index}/${sh.count}` : ''}`, runPart, log, { signal: o.signal });
+  await withLock(o.out, 'timings', 'das run: timings.json', async () => {
+    await writeJson(join(o.out, TIMINGS_FILE), { invocations: [...readInvocations(o.out), { ...time, seconds: (Date.now() - t0) / 1000 }] });
+  });
   const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods, runMeta(o, domains));
+  const done = { states: chains.flatMap((p) => (states.has(p.id) ? [states.get(p.id)!] : [])), baseFinetunes, parts: parts.map((p) => p.id) };
+  if (sh !== undefined) {
+    await writeJson(join(o.out, 'shards', `${sh.index}-of-${sh.count}.json`), { shard: `${sh.index}/${sh.count}`, parts: done.parts, finished: new Date().toISOString() });
+    log(`shard ${sh.index}/${sh.count} done (${done.parts.join(', ') || 'no part'}); the same command without --shard writes the table`);
+    return { results, ...done, seconds: (Date.now() - t0) / 1000 };
+  }
   await writeJson(join(o.out, 'results.json'), results);
   await writeFileAtomic(join(o.out, 'results.md'), markdownReport(results));
   const plots = await writePlots(o.out);
   log(`results: ${join(o.out, 'results.md')}; plots: ${plots.map((p) => basename(p)).join(', ')}`);
-  return { results, states, baseFinetunes, seconds: (Date.now() - t0) / 1000 };
+  return { results, ...done, seconds: (Date.now() - t0) / 1000 };
 }

@@ -18,6 +18,7 @@ import { ShapeError, fmt, sameShape } from '../tensor/shape.js';
 import { type Tensor, fromArray } from '../tensor/tensor.js';
 import { treeMap } from '../tensor/tree.js';
 import { type Importance, checkImportance } from './soft-mask.js';
+import type { Share } from '../train/accumulate.js';
 
 /**
  * 'sameSequence' (paper, default): anchor i = full2 of chunk i, positive = full1 of chunk i.
@@ -48,6 +49,12 @@ export interface ContrastOptions {
 export interface DasLossOptions extends ContrastOptions {
   /** λ in L_MLM + λ·L_CKI (default 0.25: the reference's effective weight under 4-way data parallelism, §6.3, §12.11). */
   contrastWeight?: number;
+  /**
+   * A micro-batch of a gradient-accumulation step (train/accumulate.ts): the total is then
+   * share.tokens·L_MLM + λ·share.rows·L_CKI, and aux.mlm / aux.contrast are weighted the same way (their
+   * sums over the micro-batches are the step's). L_CKI's in-batch negatives are those of the micro-batch.
+   */
+  share?: Share;
 }
 
 export const contrastDefaults = { temperature: 0.05, pairing: 'sameSequence', contrastWeight: 0.25 } as const;
@@ -126,5 +133,7 @@ export function dasLoss(cfg: RobertaConfig, params: Params, batch: DasBatch, tar
   if (!(lambda >= 0 && Number.isFinite(lambda))) throw new ShapeError('dasLoss', `contrastWeight must be a finite number ≥ 0, got ${lambda}`);
   const mlm = mlmLoss(cfg, params, batch.corrupted, targets, { dropout: passDropout(o, 'mlm') });
   const c = contrastiveLoss(cfg, params, batch.original, o);
-  return [add(mlm, scalarOp('mul', c.loss, lambda)), { mlm, contrast: c.loss, logits: c.logits }];
+  if (o.share === undefined) return [add(mlm, scalarOp('mul', c.loss, lambda)), { mlm, contrast: c.loss, logits: c.logits }];
+  const [m, k] = [scalarOp('mul', mlm, o.share.tokens), scalarOp('mul', c.loss, o.share.rows)];
+  return [add(m, scalarOp('mul', k, lambda)), { mlm: m, contrast: k, logits: c.logits }];
 }

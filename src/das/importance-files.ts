@@ -1,22 +1,19 @@
-// Importance sets on disk, in ContinualLM's layout (docs/method.md §4.4 step 5): a directory with float32
-// NumPy files head_impt.npy [L, H], intermediate_impt.npy [L, F], output_impt.npy [L, D], plus our
-// importance.json saying whether the set is raw (as ContinualLM stores it) or normalised (an EMax
-// result). A directory without importance.json (e.g. the released before_distill0/, after_mlm{t}/)
-// is read as raw. Writes are atomic and never replace an existing directory unless forced.
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// Importance sets as bytes, in ContinualLM's layout (docs/method.md §4.4 step 5): float32 NumPy arrays
+// head_impt.npy [L, H], intermediate_impt.npy [L, F], output_impt.npy [L, D], plus our importance.json
+// saying whether the set is raw (as ContinualLM stores it) or normalised (an EMax result). Checks,
+// the codec and host ↔ device conversion; no file is touched here (the core runs in a browser):
+// directories are src/das-files/importance-dirs.ts.
 import type { Backend } from '../backend/backend.js';
 import { E } from '../fp.js';
-import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
-import { IoError, ioFail, readBytes } from '../io/io-error.js';
+import { type IoError, ioFail } from '../io/io-error.js';
 import type { RobertaConfig } from '../nn/config.js';
 import { fromArray, read } from '../tensor/tensor.js';
 import { type ImportanceSet, UNIT_KINDS, type UnitKind, toLayerGates } from './importance.js';
 import { release } from '../tensor/scope.js';
-import { type NpyArray, encodeNpy, readNpyFile } from '../io/npy.js';
+import { type NpyArray, encodeNpy } from '../io/npy.js';
 import type { Importance } from './soft-mask.js';
 
-// ---- importance directories -------------------------------------------------------------------
+// ---- importance sets ---------------------------------------------------------------------------
 
 export const IMPORTANCE_FILES: Readonly<Record<UnitKind, string>> = { head: 'head_impt.npy', intermediate: 'intermediate_impt.npy', output: 'output_impt.npy' };
 export const META_FILE = 'importance.json';
@@ -28,6 +25,10 @@ export type UnitDims = Pick<RobertaConfig, 'layers' | 'heads' | 'intermediate' |
 /** What importance.json records: `normalized` decides whether `das importance accumulate` normalises the set. */
 export interface ImportanceMeta { normalized: boolean; [field: string]: unknown }
 
+/** How a file of the set is named in messages (a directory reader passes the path; bare names by default). */
+export type FileOf = (name: string) => string;
+const bare: FileOf = (name) => name;
+
 const UNIT_NAME: Record<UnitKind, string> = { head: 'heads', intermediate: 'intermediate size', output: 'hidden size' };
 
 /** The model sizes a set implies (layers from the head file). */
@@ -38,10 +39,10 @@ export const dimsOf = (h: HostImportance): UnitDims =>
  * Checks shapes and values: every file [L, ·] with the same L, matching `dims` when given (a set of
  * another model is named as such), every value finite. Errors name the file.
  */
-export function checkHostImportance(h: HostImportance, dims?: UnitDims, dir = '.'): E.Either<IoError, HostImportance> {
+export function checkHostImportance(h: HostImportance, dims?: UnitDims, fileOf: FileOf = bare): E.Either<IoError, HostImportance> {
   const want = dims ?? (h.head.shape.length === 2 ? dimsOf(h) : undefined);
   for (const k of UNIT_KINDS) {
-    const file = join(dir, IMPORTANCE_FILES[k]);
+    const file = fileOf(IMPORTANCE_FILES[k]);
     const { shape, data } = h[k];
     if (shape.length !== 2) return ioFail(`expected a 2-D array (layers, ${UNIT_NAME[k]}), got shape (${shape.join(', ')})`, { file });
     const w = want === undefined ? undefined : [want.layers, k === 'head' ? want.heads : k === 'intermediate' ? want.intermediate : want.width];
@@ -55,45 +56,25 @@ export function checkHostImportance(h: HostImportance, dims?: UnitDims, dir = '.
   return E.right(h);
 }
 
-/** Reads a set from `dir` (ContinualLM file names); without importance.json the set counts as raw. */
-export async function readImportance(dir: string, dims?: UnitDims): Promise<E.Either<IoError, { set: HostImportance; meta: ImportanceMeta }>> {
-  const arrays: Partial<HostImportance> = {};
-  for (const k of UNIT_KINDS) {
-    const a = await readNpyFile(join(dir, IMPORTANCE_FILES[k]));
-    if (E.isLeft(a)) return a;
-    arrays[k] = a.right;
+/** importance.json's bytes → its record; malformed is a Left naming `file`. */
+export function parseImportanceMeta(bytes: Uint8Array, file: string = META_FILE): E.Either<IoError, ImportanceMeta> {
+  try {
+    const m = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    if (typeof m !== 'object' || m === null || typeof (m as ImportanceMeta).normalized !== 'boolean') throw new Error('expected an object with a boolean "normalized"');
+    return E.right(m as ImportanceMeta);
+  } catch (e) {
+    return ioFail(`malformed (${(e as Error).message})`, { file });
   }
-  const set = checkHostImportance(arrays as HostImportance, dims, dir);
-  if (E.isLeft(set)) return set;
-  let meta: ImportanceMeta = { normalized: false };
-  const metaPath = join(dir, META_FILE);
-  const bytes = await readBytes(metaPath);
-  if (E.isRight(bytes)) {
-    try {
-      const m = JSON.parse(new TextDecoder().decode(bytes.right)) as unknown;
-      if (typeof m !== 'object' || m === null || typeof (m as ImportanceMeta).normalized !== 'boolean') throw new Error('expected an object with a boolean "normalized"');
-      meta = m as ImportanceMeta;
-    } catch (e) {
-      return ioFail(`malformed (${(e as Error).message})`, { file: metaPath });
-    }
-  } else if (!bytes.left.problem.includes('ENOENT')) return E.left(bytes.left);
-  return E.right({ set: set.right, meta });
 }
 
-const exists = (path: string): Promise<boolean> => stat(path).then(() => true, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? false : Promise.reject(e)));
-
-/**
- * Writes a set into `dir` atomically (all files appear together or not at all). An existing `dir` is an
- * error unless `force`, which replaces it. Shapes and values are checked first (no NaN is ever written).
- */
-export async function writeImportance(dir: string, set: HostImportance, meta: ImportanceMeta, { force = false } = {}): Promise<void> {
+/** The files of a set (file name → bytes), after checking shapes and values (no NaN is ever written). */
+export function encodeImportance(set: HostImportance, meta: ImportanceMeta): Record<string, Uint8Array | string> {
   const ok = checkHostImportance(set);
   if (E.isLeft(ok)) throw ok.left;
-  if (!force && (await exists(dir))) throw new IoError('already exists; refusing to overwrite an importance set (use --force to replace it)', { file: dir });
-  await writeDirAtomic(dir, async (tmp) => {
-    for (const k of UNIT_KINDS) await writeFileAtomic(join(tmp, IMPORTANCE_FILES[k]), encodeNpy(set[k]));
-    await writeFileAtomic(join(tmp, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
-  });
+  const out: Record<string, Uint8Array | string> = {};
+  for (const k of UNIT_KINDS) out[IMPORTANCE_FILES[k]] = encodeNpy(set[k]);
+  out[META_FILE] = `${JSON.stringify(meta, null, 2)}\n`;
+  return out;
 }
 
 /** Device set → host arrays. */
@@ -108,18 +89,15 @@ export const importanceFromHost = (h: HostImportance, backend: Backend): Importa
   ({ head: fromArray(h.head.data, h.head.shape, { backend }), intermediate: fromArray(h.intermediate.data, h.intermediate.shape, { backend }), output: fromArray(h.output.data, h.output.shape, { backend }) });
 
 /**
- * Reads an accumulated importance Ī (already normalised, values in [0, 1]) from `dir`; every problem is a
- * Left naming the file. Raw reference sets (before_distill0, after_mlm{t}) must be normalised first
- * (`das importance accumulate`).
+ * An accumulated importance Ī (already normalised, values in [0, 1]) as per-layer gates on `backend`;
+ * a value outside [0, 1] is a Left naming the file. Raw reference sets (before_distill0, after_mlm{t})
+ * must be normalised first (`das importance accumulate`).
  */
-export async function readImportanceDir(dir: string, cfg: RobertaConfig, backend: Backend): Promise<E.Either<IoError, Importance>> {
-  const r = await readImportance(dir, cfg);
-  if (E.isLeft(r)) return r;
-  const { set } = r.right;
+export function accumulatedImportance(set: HostImportance, backend: Backend, fileOf: FileOf = bare): E.Either<IoError, Importance> {
   for (const kind of ['head', 'intermediate', 'output'] as const) {
     const data = set[kind].data;
     const bad = data.findIndex((v) => !(v >= 0 && v <= 1));
-    if (bad >= 0) return ioFail(`value ${data[bad]} at element ${bad} is outside [0, 1]; soft-masking needs normalised, accumulated importance (docs/method.md §4.5–4.6)`, { file: join(dir, IMPORTANCE_FILES[kind]) });
+    if (bad >= 0) return ioFail(`value ${data[bad]} at element ${bad} is outside [0, 1]; soft-masking needs normalised, accumulated importance (docs/method.md §4.5–4.6)`, { file: fileOf(IMPORTANCE_FILES[kind]) });
   }
   const stacked = importanceFromHost(set, backend);
   try { return E.right(toLayerGates(stacked)); } finally { release(stacked); }

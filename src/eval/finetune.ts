@@ -175,7 +175,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     label: o.label ?? 'finetune', steps: total, pipelined: true, progress: o.progress, release: (st) => release(st),
     init: async () => ({ params, opt: adamwInit(params) }),
     ready: async () => {
-      if (tok.right.vocabSize !== cfg.vocabSize) throw new Error(`the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);
+      if (tok.right.vocabSize > cfg.vocabSize) throw new Error(`the tokenizer has ${tok.right.vocabSize} tokens, the model ${cfg.vocabSize}`);
       const seqLen = Math.min(o.seqLen, cfg.maxPositions - cfg.padId - 1);
       xTrain = train.map((e) => encodeExample(tok.right, e.text, seqLen));
       xTest = test.map((e) => encodeExample(tok.right, e.text, seqLen));

@@ -100,7 +100,7 @@ export interface RunSettings {
 export interface DomainSeconds { posttrain: number; afterDomain: number; heldOut: number; finetune: number }
 export interface SeedSeconds { prepare: number; domains: DomainSeconds[] }
 /** One finished `das run` invocation on the directory (timings.json). */
-export interface Invocation { started: string; seconds: number; setup: number; baseFinetune: number; baseHeldOut: number }
+export interface Invocation { started: string; seconds: number; setup: number; baseFinetune: number; baseHeldOut: number; /** `K/N` for a shard of the run (`das run --shard`). */ shard?: string }
 export const TIMINGS_FILE = 'timings.json';
 export const STATE_FILE = 'state.json';
 export const PHASES = ['setup', 'baseFinetune', 'baseHeldOut', 'prepare', 'posttrain', 'afterDomain', 'heldOut', 'finetune'] as const;

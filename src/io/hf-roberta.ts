@@ -1,107 +1,18 @@
-// Hugging Face RoBERTa checkpoints: config.json + model.safetensors under Hugging Face parameter names.
-// The only module that knows those names. Loading validates every tensor (missing, extra, shape).
+// Hugging Face RoBERTa checkpoint directories (Node): config.json + model.safetensors read and written
+// atomically, over the codec of hf-checkpoint.ts, which this module re-exports.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { E } from '../fp.js';
-import { type RobertaConfig, configToJson, parseConfig } from '../nn/config.js';
+import type { RobertaConfig } from '../nn/config.js';
 import type { Params } from '../nn/params.js';
-import { fromArray, read, type Tensor } from '../tensor/tensor.js';
-import { treeLeavesWithPaths } from '../tensor/tree.js';
 import { writeDirAtomic, writeFileAtomic } from './atomic.js';
+import { type Checkpoint, checkpointConfigJson, checkpointFromModel, paramsToHf, parseCheckpointConfig } from './hf-checkpoint.js';
 import { IoError } from './io-error.js';
-import { type HostArray as StArray, readSafetensors, writeSafetensors } from './safetensors.js';
+import { readBytes } from './files.js';
+import { writeSafetensors } from './safetensors.js';
 
-type Spec = [hf: string, shape: number[]];
-
-/** Every (our path, Hugging Face name, shape) of a parameter tree with the given heads. */
-export function hfNames(cfg: RobertaConfig, heads: { mlm: boolean; classes?: number }): Map<string, Spec> {
-  const D = cfg.width, F = cfg.intermediate;
-  const m = new Map<string, Spec>();
-  const lin = (path: string, hf: string, out: number, inp: number) => {
-    m.set(`${path}.weight`, [`${hf}.weight`, [out, inp]]);
-    m.set(`${path}.bias`, [`${hf}.bias`, [out]]);
-  };
-  const ln = (path: string, hf: string) => { m.set(`${path}.weight`, [`${hf}.weight`, [D]]); m.set(`${path}.bias`, [`${hf}.bias`, [D]]); };
-  m.set('embeddings.word', ['roberta.embeddings.word_embeddings.weight', [cfg.vocabSize, D]]);
-  m.set('embeddings.position', ['roberta.embeddings.position_embeddings.weight', [cfg.maxPositions, D]]);
-  m.set('embeddings.tokenType', ['roberta.embeddings.token_type_embeddings.weight', [cfg.typeVocabSize, D]]);
-  ln('embeddings.norm', 'roberta.embeddings.LayerNorm');
-  for (let l = 0; l < cfg.layers; l++) {
-    const p = `layers[${l}]`, h = `roberta.encoder.layer.${l}`;
-    lin(`${p}.query`, `${h}.attention.self.query`, D, D);
-    lin(`${p}.key`, `${h}.attention.self.key`, D, D);
-    lin(`${p}.value`, `${h}.attention.self.value`, D, D);
-    lin(`${p}.attnOut`, `${h}.attention.output.dense`, D, D);
-    ln(`${p}.attnNorm`, `${h}.attention.output.LayerNorm`);
-    lin(`${p}.ffnIn`, `${h}.intermediate.dense`, F, D);
-    lin(`${p}.ffnOut`, `${h}.output.dense`, D, F);
-    ln(`${p}.ffnNorm`, `${h}.output.LayerNorm`);
-  }
-  if (heads.mlm) {
-    lin('lmHead.dense', 'lm_head.dense', D, D);
-    ln('lmHead.norm', 'lm_head.layer_norm');
-    m.set('lmHead.bias', ['lm_head.bias', [cfg.vocabSize]]);
-  }
-  if (heads.classes !== undefined) {
-    lin('classifier.dense', 'classifier.dense', D, D);
-    lin('classifier.out', 'classifier.out_proj', heads.classes, D);
-  }
-  return m;
-}
-
-/** Names a checkpoint may carry that we do not use (tied copies, buffers, the unused pooler). */
-const IGNORED = /^(lm_head\.decoder\.(weight|bias)|roberta\.embeddings\.position_ids|roberta\.pooler\.dense\.(weight|bias))$/;
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
-/** Host tensors under Hugging Face names → a parameter tree on `backend`. */
-export function paramsFromHf(cfg: RobertaConfig, tensors: ReadonlyMap<string, StArray>, backend: Backend, file = 'model.safetensors'): E.Either<IoError, Params> {
-  const mlm = tensors.has('lm_head.bias') || tensors.has('lm_head.dense.weight');
-  const cls = tensors.get('classifier.out_proj.weight');
-  const names = hfNames(cfg, { mlm, classes: cls?.shape[0] });
-  const known = new Set([...names.values()].map(([hf]) => hf));
-  for (const name of tensors.keys()) {
-    if (!known.has(name) && !IGNORED.test(name)) return E.left(new IoError(`unexpected tensor (not part of a RoBERTa with this config)`, { file, tensor: name }));
-  }
-  const tree: Record<string, unknown> = {};
-  const made: Tensor[] = [];
-  for (const [path, [hf, shape]] of names) {
-    const t = tensors.get(hf);
-    if (t === undefined) { made.forEach((x) => x.dispose()); return E.left(new IoError(`missing tensor (expected shape [${shape.join(', ')}])`, { file, tensor: hf })); }
-    if (!sameShape(t.shape, shape)) { made.forEach((x) => x.dispose()); return E.left(new IoError(`shape [${t.shape.join(', ')}] does not match the config's [${shape.join(', ')}]`, { file, tensor: hf })); }
-    if (t.dtype === 'i32' || t.dtype === 'i64') { made.forEach((x) => x.dispose()); return E.left(new IoError(`integer dtype ${t.dtype} for a float parameter`, { file, tensor: hf })); }
-    for (let i = 0; i < t.data.length; i++) {
-      if (!Number.isFinite(t.data[i])) { made.forEach((x) => x.dispose()); return E.left(new IoError(`non-finite value ${t.data[i]} at element ${i}`, { file, tensor: hf })); }
-    }
-    const x = fromArray(t.data, shape, { backend });
-    made.push(x);
-    setPath(tree, path, x);
-  }
-  const params = tree as unknown as Params;
-  params.layers = Array.from({ length: cfg.layers }, (_, l) => (tree as { layers: Record<number, Params['layers'][number]> }).layers[l]);
-  return E.right(params);
-}
-
-function setPath(tree: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.replace(/\[(\d+)\]/g, '.$1').split('.');
-  let node = tree;
-  for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
-  node[parts[parts.length - 1]] = value;
-}
-
-/** A parameter tree → host tensors under Hugging Face names (f32). */
-export async function paramsToHf(cfg: RobertaConfig, params: Params): Promise<Map<string, StArray>> {
-  const names = hfNames(cfg, { mlm: params.lmHead !== undefined, classes: params.classifier?.out.weight.shape[0] });
-  const out = new Map<string, StArray>();
-  for (const [path, t] of treeLeavesWithPaths(params)) {
-    const spec = names.get(path);
-    if (spec === undefined) throw new Error(`paramsToHf: parameter ${path} has no Hugging Face name`);
-    const data = await read(t);
-    out.set(spec[0], { dtype: 'f32', shape: [...t.shape], data: Float32Array.from(data) });
-  }
-  return out;
-}
+export * from './hf-checkpoint.js';
 
 /** Writes config.json + model.safetensors (+ extra files) into `dir` atomically. */
 export async function saveCheckpoint(dir: string, cfg: RobertaConfig, params: Params, extra: Record<string, string | Uint8Array> = {}, metadata: Record<string, string> = {}): Promise<void> {
@@ -111,37 +22,27 @@ export async function saveCheckpoint(dir: string, cfg: RobertaConfig, params: Pa
     }
   }
   const tensors = await paramsToHf(cfg, params);
-  const classes = params.classifier?.out.weight.shape[0];
-  // Hugging Face picks the head class from `architectures` and sizes the classifier from num_labels.
-  const head = classes !== undefined && params.lmHead === undefined
-    ? { architectures: ['RobertaForSequenceClassification'], num_labels: classes }
-    : { architectures: ['RobertaForMaskedLM'], ...(classes !== undefined ? { num_labels: classes } : {}) };
   await writeDirAtomic(dir, async (tmp) => {
-    await writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify({ ...configToJson(cfg), ...head }, null, 2)}\n`);
+    await writeFileAtomic(join(tmp, 'config.json'), checkpointConfigJson(cfg, params));
     await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...metadata });
     for (const [name, content] of Object.entries(extra)) await writeFileAtomic(join(tmp, name), content);
   });
 }
 
-export interface Checkpoint { cfg: RobertaConfig; params: Params; metadata: Record<string, string> }
-
 /** Reads a Hugging Face directory; every problem is a Left naming the file and tensor or field. */
 export async function loadCheckpoint(dir: string, backend: Backend): Promise<E.Either<IoError, Checkpoint>> {
-  let raw: unknown;
   const cfgPath = join(dir, 'config.json');
+  let configText: string;
   try {
-    raw = JSON.parse(await readFile(cfgPath, 'utf8'));
+    configText = await readFile(cfgPath, 'utf8');
   } catch (e) {
     return E.left(new IoError(`cannot read config: ${(e as Error).message}`, { file: cfgPath }));
   }
-  const cfg = parseConfig(raw);
-  if (E.isLeft(cfg)) return E.left(new IoError(cfg.left.problem, { file: cfgPath, field: cfg.left.field }));
+  const cfg = parseCheckpointConfig(configText, cfgPath);
+  if (E.isLeft(cfg)) return cfg;
   const modelPath = join(dir, 'model.safetensors');
-  const st = await readSafetensors(modelPath);
-  if (E.isLeft(st)) return st;
-  const params = paramsFromHf(cfg.right, st.right.tensors, backend, modelPath);
-  if (E.isLeft(params)) return params;
-  return E.right({ cfg: cfg.right, params: params.right, metadata: st.right.metadata });
+  const model = await readBytes(modelPath);
+  return E.isLeft(model) ? model : checkpointFromModel(cfg.right, model.right, backend, modelPath);
 }
 
 export const ensureDir = (dir: string) => mkdir(dir, { recursive: true });

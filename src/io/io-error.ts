@@ -1,5 +1,4 @@
 // IoError: a malformed or unreadable file, returned in an Either (data errors are not bugs).
-import { readFile } from 'node:fs/promises';
 import { E } from '../fp.js';
 
 export type IoWhere = { file?: string; tensor?: string; field?: string };
@@ -34,13 +33,3 @@ export class IoError extends Error {
 
 export const ioFail = <A = never>(problem: string, where: IoWhere = {}): E.Either<IoError, A> =>
   E.left(new IoError(problem, where));
-
-/** Reads a whole file; a missing or unreadable file is an IoError, not an exception. */
-export async function readBytes(path: string): Promise<E.Either<IoError, Uint8Array>> {
-  try {
-    return E.right(await readFile(path));
-  } catch (err) {
-    const code = err instanceof Error && 'code' in err ? String(err.code) : String(err);
-    return ioFail(`cannot read file (${code})`, { file: path });
-  }
-}

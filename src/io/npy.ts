@@ -1,7 +1,7 @@
-// NumPy .npy files (format v1.0) of little-endian float32 arrays: the codec over bytes, and a thin
-// reader for paths. Used for importance sets in ContinualLM's layout (src/das/importance-files.ts).
+// NumPy .npy files (format v1.0) of little-endian float32 arrays: the codec over bytes (the reader for
+// paths is io/files.ts). Used for importance sets in ContinualLM's layout (src/das/importance-files.ts).
 import { E } from '../fp.js';
-import { IoError, ioFail, readBytes } from './io-error.js';
+import { type IoError, ioFail } from './io-error.js';
 
 export interface NpyArray { shape: number[]; data: Float32Array }
 
@@ -54,9 +54,4 @@ export function decodeNpy(bytes: Uint8Array, file?: string): E.Either<IoError, N
   const at = start + headerLen;
   for (let i = 0; i < n; i++) data[i] = width === 4 ? dv.getFloat32(at + 4 * i, true) : dv.getFloat64(at + 8 * i, true);
   return E.right({ shape, data });
-}
-
-export async function readNpyFile(path: string): Promise<E.Either<IoError, NpyArray>> {
-  const bytes = await readBytes(path);
-  return E.isLeft(bytes) ? bytes : decodeNpy(bytes.right, path);
 }

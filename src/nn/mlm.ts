@@ -75,15 +75,15 @@ export function mlmTargets(hb: HostBatch, backend: Backend): MlmTargets {
 }
 
 /** MLM logits at the labelled positions of hidden states z [B, T, D] → [M, V]. */
-export function labelledLogits(cfg: RobertaConfig, params: Params, z: Tensor, t: MlmTargets): Tensor {
+export function labelledLogits(cfg: RobertaConfig, params: Params, z: Tensor, t: MlmTargets, fused = true): Tensor {
   if (params.lmHead === undefined) throw new Error('the model has no MLM head (lm_head.* parameters)');
   const flat = reshape(z, [z.shape[0] * z.shape[1], cfg.width]);
-  return mlmLogits(cfg, params.lmHead, params.embeddings.word, gather(flat, t.index));
+  return mlmLogits(cfg, params.lmHead, params.embeddings.word, gather(flat, t.index), fused);
 }
 
 /** Mean cross-entropy over every labelled position of the batch (0 when nothing is labelled). */
 export function mlmLoss(cfg: RobertaConfig, params: Params, batch: Batch, t: MlmTargets, o: ForwardOptions = {}): Tensor {
   const z = encode(cfg, params, batch, o);
   if (t.count === 0) return full([], 0, { backend: z.backend });
-  return crossEntropy(labelledLogits(cfg, params, z, t), t.labels, { reduction: 'mean' });
+  return crossEntropy(labelledLogits(cfg, params, z, t, o.fused), t.labels, { reduction: 'mean' });
 }

@@ -4,16 +4,17 @@
 import { add, div, mul, scalarOp } from '../ops/binary.js';
 import { sum } from '../ops/reduce.js';
 import { gather } from '../ops/embedding.js';
-import { layerNorm } from '../ops/layer-norm.js';
-import { linear, matmul } from '../ops/matmul.js';
-import { permute, slice } from '../ops/movement.js';
+import { ATTENTION_MAX_HEAD_DIM, attention as fusedAttention } from '../ops/attention.js';
+import { addLayerNorm, layerNorm } from '../ops/layer-norm.js';
+import { linear, linearComposed, matmul } from '../ops/matmul.js';
+import { concat, permute, slice } from '../ops/movement.js';
 import { type Key, dropout, foldIn } from '../ops/random.js';
 import { reshape } from '../ops/reshape.js';
 import { softmax } from '../ops/softmax.js';
 import { gelu, tanh } from '../ops/unary.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { RobertaConfig } from './config.js';
-import type { ClassifierHead, EncoderParams, LayerGates, LayerParams, MlmHead, Norm, Gates } from './params.js';
+import type { ClassifierHead, EncoderParams, LayerGates, LayerParams, Linear, MlmHead, Norm, Gates } from './params.js';
 
 /** A batch on the device. positions follow Hugging Face's rule (see positionIds). */
 export interface Batch {
@@ -35,6 +36,12 @@ export type DropoutSource = { key: Key } | { masks: Record<string, Tensor> };
 export interface ForwardOptions {
   gates?: Gates;
   dropout?: DropoutSource;
+  /**
+   * Fused kernels (default): linear layers with bias and GELU in the matmul, q·k·v in one product and
+   * attention in one dispatch, residual add + layer norm in one. false: the plain composition of ops,
+   * the reference (equal to f32 rounding; the same dropout bits).
+   */
+  fused?: boolean;
 }
 
 const SITE_IDS = { embeddings: 0, attn_probs: 1, attn_output: 2, ffn_output: 3 } as const;
@@ -47,55 +54,80 @@ function drop(x: Tensor, p: number, site: keyof typeof SITE_IDS, layer: number, 
     if (m === undefined) throw new Error(`dropout mask '${name}' is missing`);
     return mul(x, scalarOp('mul', m, 1 / (1 - p)));
   }
-  return dropout(foldIn(foldIn(src.key, SITE_IDS[site]), layer + 1), x, p);
+  return dropout(siteKey(src.key, site, layer), x, p);
 }
 
-const norm = (x: Tensor, n: Norm, eps: number): Tensor => layerNorm(x, n.weight, n.bias, eps);
+const siteKey = (k: Key, site: keyof typeof SITE_IDS, layer: number): Key => foldIn(foldIn(k, SITE_IDS[site]), layer + 1);
 
-export function embed(cfg: RobertaConfig, p: EncoderParams['embeddings'], b: Batch, src?: DropoutSource): Tensor {
+const norm = (x: Tensor, n: Norm, eps: number): Tensor => layerNorm(x, n.weight, n.bias, eps);
+/** layerNorm(x + res): one dispatch when fused. */
+const addNorm = (x: Tensor, res: Tensor, n: Norm, eps: number, fused: boolean): Tensor =>
+  (fused ? addLayerNorm(x, res, n.weight, n.bias, eps) : norm(add(x, res), n, eps));
+/** x·Wᵀ + b: the fused op, or the plain matmul + add. */
+const lin = (x: Tensor, l: Linear, fused: boolean): Tensor => (fused ? linear(x, l.weight, l.bias) : linearComposed(x, l.weight, l.bias));
+
+export function embed(cfg: RobertaConfig, p: EncoderParams['embeddings'], b: Batch, src?: DropoutSource, fused = true): Tensor {
   const typeRow = reshape(slice(p.tokenType, [0, 0], [1, cfg.width]), [cfg.width]); // RoBERTa uses type 0 only
   const pad = { paddingIdx: cfg.padId };                                             // row padId gets no gradient (HF)
-  const e = add(add(gather(p.word, b.ids, pad), gather(p.position, b.positions, pad)), typeRow); // [B, T, D]
-  return drop(norm(e, p.norm, cfg.layerNormEps), cfg.hiddenDropout, 'embeddings', 0, src);
+  const e = add(gather(p.word, b.ids, pad), gather(p.position, b.positions, pad));  // [B, T, D]
+  return drop(addNorm(e, typeRow, p.norm, cfg.layerNormEps, fused), cfg.hiddenDropout, 'embeddings', 0, src);
+}
+
+/** Whether attention runs as one fused op: library-RNG dropout (or none) and heads the kernels take. */
+const fusable = (cfg: RobertaConfig, src: DropoutSource | undefined): boolean =>
+  cfg.headDim <= ATTENTION_MAX_HEAD_DIM && !(src !== undefined && 'masks' in src && cfg.attentionDropout > 0);
+
+/** q | k | v in one product (weights concatenated per call), then the fused attention op. [B,T,D] → [B,T,D] */
+function attentionFused(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, gate: Tensor | undefined, src?: DropoutSource): Tensor {
+  const w = concat([p.query.weight, p.key.weight, p.value.weight], 0), bias = concat([p.query.bias, p.key.bias, p.value.bias], 0);
+  const qkv = linear(x, w, bias);                                                    // [B, T, 3D]
+  const p0 = cfg.attentionDropout;
+  const dr = src !== undefined && 'key' in src && p0 > 0 ? { key: siteKey(src.key, 'attn_probs', l), p: p0 } : undefined;
+  const ctx = fusedAttention(qkv, b.maskBias, { heads: cfg.heads, scale: 1 / Math.sqrt(cfg.headDim), dropout: dr, gate });
+  return linear(ctx, p.attnOut.weight, p.attnOut.bias);
 }
 
 /** Multi-head self-attention with the head gate on the (dropped-out) probabilities. [B,T,D] → [B,T,D] */
-function attention(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, gate: Tensor | undefined, src?: DropoutSource): Tensor {
+function attention(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, gate: Tensor | undefined, src?: DropoutSource, fused = true): Tensor {
+  if (fused && fusable(cfg, src)) return attentionFused(cfg, p, x, b, l, gate, src);
   const [B, T] = x.shape;
   const H = cfg.heads, Dh = cfg.headDim;
   const split = (t: Tensor) => permute(reshape(t, [B, T, H, Dh]), [0, 2, 1, 3]);   // [B, H, T, Dh]
-  const q = split(linear(x, p.query.weight, p.query.bias));
-  const k = split(linear(x, p.key.weight, p.key.bias));
-  const v = split(linear(x, p.value.weight, p.value.bias));
+  const q = split(lin(x, p.query, fused));
+  const k = split(lin(x, p.key, fused));
+  const v = split(lin(x, p.value, fused));
   const scores = add(scalarOp('mul', matmul(q, k, { transB: true }), 1 / Math.sqrt(Dh)), b.maskBias); // [B, H, T, T]
   let probs = drop(softmax(scores, -1), cfg.attentionDropout, 'attn_probs', l, src);
   if (gate !== undefined) probs = mul(probs, reshape(gate, gate.shape.length === 2 ? [B, H, 1, 1] : [1, H, 1, 1])); // [H], or [B, H] per example
   const ctx = reshape(permute(matmul(probs, v), [0, 2, 1, 3]), [B, T, H * Dh]);    // [B, T, D]
-  return linear(ctx, p.attnOut.weight, p.attnOut.bias);
+  return lin(ctx, p.attnOut, fused);
 }
 
 /** Post-LN encoder block (docs/method.md §2.3). */
-export function encoderLayer(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, g: LayerGates | undefined, src?: DropoutSource): Tensor {
-  const a = drop(attention(cfg, p, x, b, l, g?.head, src), cfg.hiddenDropout, 'attn_output', l, src);
-  const h = norm(add(a, x), p.attnNorm, cfg.layerNormEps);                                  // [B, T, D]
-  let u = linear(h, p.ffnIn.weight, p.ffnIn.bias);                                          // [B, T, F]
-  if (g !== undefined) u = mul(u, g.intermediate);
-  let o = linear(gelu(u), p.ffnOut.weight, p.ffnOut.bias);                                  // [B, T, D]
+export function encoderLayer(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, g: LayerGates | undefined, src?: DropoutSource, fused = true): Tensor {
+  const a = drop(attention(cfg, p, x, b, l, g?.head, src, fused), cfg.hiddenDropout, 'attn_output', l, src);
+  const h = addNorm(a, x, p.attnNorm, cfg.layerNormEps, fused);                             // [B, T, D]
+  // GELU(h·Wᵀ + b) in one dispatch, unless the intermediate gate sits between the product and GELU.
+  const act = fused && g === undefined ? linear(h, p.ffnIn.weight, p.ffnIn.bias, { act: 'gelu' })
+    : gelu(g === undefined ? lin(h, p.ffnIn, fused) : mul(lin(h, p.ffnIn, fused), g.intermediate)); // [B, T, F]
+  let o = lin(act, p.ffnOut, fused);                                                       // [B, T, D]
   if (g !== undefined) o = mul(o, g.output);
-  return norm(add(drop(o, cfg.hiddenDropout, 'ffn_output', l, src), h), p.ffnNorm, cfg.layerNormEps);
+  return addNorm(drop(o, cfg.hiddenDropout, 'ffn_output', l, src), h, p.ffnNorm, cfg.layerNormEps, fused);
 }
 
 /** The encoder's last hidden states Z. [B, T, D] */
 export function encode(cfg: RobertaConfig, p: EncoderParams, b: Batch, o: ForwardOptions = {}): Tensor {
   if (o.gates !== undefined && o.gates.length !== cfg.layers) throw new Error(`gates: ${o.gates.length} layers given, the model has ${cfg.layers}`);
-  let x = embed(cfg, p.embeddings, b, o.dropout);
-  p.layers.forEach((layer, l) => { x = encoderLayer(cfg, layer, x, b, l, o.gates?.[l], o.dropout); });
+  const fused = o.fused ?? true;
+  let x = embed(cfg, p.embeddings, b, o.dropout, fused);
+  p.layers.forEach((layer, l) => { x = encoderLayer(cfg, layer, x, b, l, o.gates?.[l], o.dropout, fused); });
   return x;
 }
 
 /** MLM logits of hidden states z [..., D] → [..., V]; the decoder is the word-embedding matrix. */
-export function mlmLogits(cfg: RobertaConfig, head: MlmHead, word: Tensor, z: Tensor): Tensor {
-  const h = norm(gelu(linear(z, head.dense.weight, head.dense.bias)), head.norm, cfg.layerNormEps);
+export function mlmLogits(cfg: RobertaConfig, head: MlmHead, word: Tensor, z: Tensor, fused = true): Tensor {
+  if (fused) return linear(norm(linear(z, head.dense.weight, head.dense.bias, { act: 'gelu' }), head.norm, cfg.layerNormEps), word, head.bias);
+  const h = norm(gelu(linearComposed(z, head.dense.weight, head.dense.bias)), head.norm, cfg.layerNormEps);
   return add(matmul(h, word, { transB: true }), head.bias);
 }
 

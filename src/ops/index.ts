@@ -4,7 +4,7 @@ import { binaryOps, scalarBinary } from './binary.js';
 import { castOp, fillOp } from './creation.js';
 import { broadcastOp, reduceAxis } from './reduce.js';
 import { reshapeOp } from './reshape.js';
-import { unaryOps } from './unary.js';
+import { geluBackwardOp, unaryOps } from './unary.js';
 import { concatOp, padOp, permuteOp, sliceOp } from './movement.js';
 import { gatherBackwardOp, gatherOp } from './embedding.js';
 import { whereOp } from './where.js';
@@ -13,7 +13,8 @@ import { adamwOp } from './adamw.js';
 import { softmaxOps } from './softmax.js';
 import { layerNormOps } from './layer-norm.js';
 import { crossEntropyOps } from './cross-entropy.js';
-import { matmulOp } from './matmul.js';
+import { linearOp, matmulOp } from './matmul.js';
+import { attentionOps } from './attention.js';
 
 export * from './binary.js';
 export * from './unary.js';
@@ -30,6 +31,7 @@ export * from './softmax.js';
 export * from './layer-norm.js';
 export * from './cross-entropy.js';
 export * from './matmul.js';
+export * from './attention.js';
 export { defineOp, apply, apply1, type OpDef } from './define.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a heterogeneous table of op records
@@ -37,5 +39,5 @@ export const ops: Readonly<Record<string, OpDef<any>>> = {
   ...unaryOps, ...binaryOps, scalarBinary, reduceAxis, broadcastTo: broadcastOp, reshape: reshapeOp, fill: fillOp, cast: castOp,
   permute: permuteOp, slice: sliceOp, pad: padOp, concat: concatOp, gather: gatherOp, gatherBackward: gatherBackwardOp, where: whereOp,
   random: randomOp, adamwUpdate: adamwOp, ...softmaxOps, ...layerNormOps, ...crossEntropyOps,
-  matmul: matmulOp,
+  matmul: matmulOp, linear: linearOp, geluBackward: geluBackwardOp, ...attentionOps,
 };

@@ -1,7 +1,8 @@
 // Layer norm over the last axis with saved statistics, and its fused backward.
 // kernels/layer-norm.wgsl (forward), kernels/layer-norm-backward.wgsl (dx per row; dweight, dbias per column).
+import type { HostArray } from '../tensor/dtype.js';
 import { ShapeError, fmt } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { type Tensor, alias } from '../tensor/tensor.js';
 import { apply, defineOp, expectFloat, sameDtype } from './define.js';
 import { rowLaunch } from './softmax.js';
 
@@ -22,6 +23,21 @@ function checkRows(op: string, x: Tensor, ...vecs: Tensor[]): void {
   }
 }
 
+function layerNormCpu(x: HostArray, w: HostArray, b: HostArray, y: HostArray, mean: HostArray, rstd: HostArray, n: number, eps: number): void {
+  for (let row = 0; row < mean.length; row++) {
+    const base = row * n;
+    let s = 0;
+    for (let k = 0; k < n; k++) s += x[base + k];
+    const m = s / n;
+    let q = 0;
+    for (let k = 0; k < n; k++) q += (x[base + k] - m) ** 2;
+    const r = 1 / Math.sqrt(q / n + eps);
+    for (let k = 0; k < n; k++) y[base + k] = (x[base + k] - m) * r * w[k] + b[k];
+    mean[row] = m;
+    rstd[row] = r;
+  }
+}
+
 /** Forward: outputs y, then the residuals mean and rstd (shape x.shape[:-1]). */
 export const layerNormOp = defineOp<LayerNormParams>({
   name: 'layerNorm',
@@ -31,25 +47,14 @@ export const layerNormOp = defineOp<LayerNormParams>({
     const stats = { shape: x.shape.slice(0, -1), dtype: x.dtype };
     return [{ shape: x.shape, dtype: x.dtype }, stats, stats];
   },
-  cpu: ([x, w, b], [y, mean, rstd], { inputs: [t], params: { eps } }) => {
-    const n = cols(t);
-    for (let row = 0; row < mean.length; row++) {
-      const base = row * n;
-      let s = 0;
-      for (let k = 0; k < n; k++) s += x[base + k];
-      const m = s / n;
-      let q = 0;
-      for (let k = 0; k < n; k++) q += (x[base + k] - m) ** 2;
-      const r = 1 / Math.sqrt(q / n + eps);
-      for (let k = 0; k < n; k++) y[base + k] = (x[base + k] - m) * r * w[k] + b[k];
-      mean[row] = m;
-      rstd[row] = r;
-    }
-  },
+  cpu: ([x, w, b], [y, mean, rstd], { inputs: [t], params: { eps } }) => layerNormCpu(x, w, b, y, mean, rstd, cols(t), eps),
   gpu: (ctx, [x, w, b], [y, mean, rstd], { eps }) => {
     onlyF32('layerNorm', x);
     const { MODE, WG, groups } = rowLaunch(mean.size, ctx);
-    ctx.dispatch({ kernel: 'layer-norm', constants: { MODE, WG }, uniforms: [mean.size, cols(x), { f32: eps }], workgroups: groups, bindings: [x, w, b, y, mean, rstd] });
+    ctx.dispatch({
+      kernel: 'layer-norm', constants: { MODE, WG }, uniforms: [mean.size, cols(x), { f32: eps }, 0],
+      workgroups: groups, bindings: [x, x, w, b, y, mean, rstd, ctx.scratch([1], 'f32')],
+    });
   },
   vjp: ({ inputs: [x, w], outputs: [, mean, rstd], needs }, [g]) => {
     if (g === null) return [null, null, null];
@@ -65,6 +70,49 @@ export const layerNormOp = defineOp<LayerNormParams>({
  */
 export const layerNorm = (x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor =>
   apply(layerNormOp, [x, weight, bias], { eps })[0];
+
+// ---- residual add + layer norm ------------------------------------------------------------------
+
+/**
+ * Forward of layerNorm(x + res): outputs y, then the residuals mean, rstd and s = x + res. res is x's
+ * shape or [D] (added to every row). One dispatch (layer-norm.wgsl, RES 1); the VJP is layerNorm's on s.
+ */
+export const addLayerNormOp = defineOp<LayerNormParams>({
+  name: 'addLayerNorm',
+  visible: 1,
+  shape: ([x, r, w, b]) => {
+    checkRows('addLayerNorm', x, w, b);
+    sameDtype('addLayerNorm', x, r);
+    if (r.size !== x.size && !(r.shape.length === 1 && r.shape[0] === cols(x))) {
+      throw new ShapeError('addLayerNorm', `residual ${fmt(r.shape)} must be x's shape ${fmt(x.shape)} or [${cols(x)}]`);
+    }
+    const stats = { shape: x.shape.slice(0, -1), dtype: x.dtype };
+    return [{ shape: x.shape, dtype: x.dtype }, stats, stats, { shape: x.shape, dtype: x.dtype }];
+  },
+  cpu: ([x, r, w, b], [y, mean, rstd, s], { inputs: [t, tr], params: { eps } }) => {
+    const n = cols(t), rb = tr.size !== t.size;
+    for (let i = 0; i < s.length; i++) s[i] = x[i] + r[rb ? i % n : i];
+    layerNormCpu(s, w, b, y, mean, rstd, n, eps);
+  },
+  gpu: (ctx, [x, r, w, b], [y, mean, rstd, s], { eps }) => {
+    onlyF32('addLayerNorm', x, r);
+    const { MODE, WG, groups } = rowLaunch(mean.size, ctx);
+    ctx.dispatch({
+      kernel: 'layer-norm', constants: { MODE, WG, RES: 1 }, uniforms: [mean.size, cols(x), { f32: eps }, +(r.size !== x.size)],
+      workgroups: groups, bindings: [x, r, w, b, y, mean, rstd, s],
+    });
+  },
+  vjp: ({ inputs: [, , w], outputs: [, mean, rstd, s], needs }, [g]) => {
+    if (g === null) return [null, null, null, null];
+    const paramGrads = needs[2] || needs[3];
+    const [dx, dw, db] = layerNormBackward(s, w, mean, rstd, g, { paramGrads });
+    return [needs[0] ? dx : null, needs[1] ? alias(dx) : null, needs[2] ? dw : null, needs[3] ? db : null];
+  },
+});
+
+/** layerNorm(x + res) in one dispatch; res is x's shape or [D]. Equal to the composition to the last bit. */
+export const addLayerNorm = (x: Tensor, res: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor =>
+  apply(addLayerNormOp, [x, res, weight, bias], { eps })[0];
 
 // ---- backward ---------------------------------------------------------------------------------
 
@@ -134,4 +182,4 @@ export function layerNormBackward(x: Tensor, weight: Tensor, mean: Tensor, rstd:
   return apply(layerNormBackwardOp, [x, weight, mean, rstd, g], { paramGrads });
 }
 
-export const layerNormOps = { layerNorm: layerNormOp, layerNormBackward: layerNormBackwardOp };
+export const layerNormOps = { layerNorm: layerNormOp, addLayerNorm: addLayerNormOp, layerNormBackward: layerNormBackwardOp };

@@ -7,6 +7,9 @@ import type { MatmulKernel } from '../backend/kernel-options.js';
 import { type Shape, ShapeError, broadcastShapes, broadcastStrides, fmt, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { add } from './binary.js';
+import { gelu as geluF } from './elementwise.js';
+import { sum } from './reduce.js';
+import { geluBackward } from './unary.js';
 import { apply1, defineOp, expectFloat, sameDtype } from './define.js';
 import { reshape } from './reshape.js';
 
@@ -69,8 +72,11 @@ function collapse(g: Geometry): { dims: number[]; as: number[]; bs: number[] } {
   return { dims, as, bs };
 }
 
-function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulParams): void {
-  const g = geometry(a.shape, b.shape, p);
+/** The epilogue of a product: a bias per column, then optionally GELU (its pre-activation written to `u`). */
+interface Epilogue { bias?: Tensor; act?: 'gelu'; u?: Tensor }
+
+function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulParams, epi: Epilogue = {}, aShape: Shape = a.shape): void {
+  const g = geometry(aShape, b.shape, p);
   if (c.size === 0) return;
   let { M } = g;
   const { N, K } = g;
@@ -86,12 +92,15 @@ function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulPar
   const meta = new Array<number>(12).fill(0);
   dims.forEach((d, i) => { meta[i] = d; meta[4 + i] = as[i]; meta[8 + i] = bs[i]; });
   const constants: Record<string, number> = { TRANS_A: +p.transA, TRANS_B: +p.transB, TN4: t.tn4, WGY: t.wgy };
+  if (epi.bias !== undefined) constants.BIAS = 1;
+  if (epi.act === 'gelu') constants.ACT = 1;
   if (kernel !== 'subgroups') Object.assign(constants, { TM4: t.tm4, WGX: t.wgx });
   if (kernel === 'registers' || kernel === 'shared') Object.assign(constants, { SHARED: +(kernel === 'shared'), BK: kernel === 'shared' ? t.bk : 4 });
+  // Every declared binding is bound: a read-only alias of a stands in for an absent bias, a scratch word for u.
   ctx.dispatch({
     kernel: kernel === 'scalar' ? 'matmul-scalar' : kernel === 'subgroups' ? 'matmul-subgroup' : 'matmul', constants,
     uniforms: [M, N, K, tilesN, tilesM, total, dims.length, 0, ...meta],
-    workgroups: total, bindings: [a, b, c],
+    workgroups: total, bindings: [a, b, epi.bias ?? a, c, epi.u ?? ctx.scratch([1], 'f32')],
   });
 }
 
@@ -160,8 +169,7 @@ export const matmulOp = defineOp<MatmulParams>({
 export const matmul = (a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor =>
   apply1(matmulOp, [a, b], { transA: o.transA ?? false, transB: o.transB ?? false });
 
-/** x [..., in] · weightᵀ + bias, with weight [out, in] (PyTorch layout) and bias [out] → [..., out]. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+function checkLinear(x: Tensor, weight: Tensor, bias?: Tensor): void {
   if (weight.shape.length !== 2) throw new ShapeError('linear', `weight must be [out, in], got ${fmt(weight.shape)}`);
   const [out, inF] = weight.shape;
   if (x.shape.length === 0 || x.shape[x.shape.length - 1] !== inF) {
@@ -170,6 +178,75 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (bias !== undefined && (bias.shape.length !== 1 || bias.shape[0] !== out)) {
     throw new ShapeError('linear', `bias ${fmt(bias.shape)} must be [${out}] for weight ${fmt(weight.shape)}`);
   }
+}
+
+/** The plain composition x·Wᵀ (+ b): a matmul and a broadcast add. The reference of the fused `linear`. */
+export function linearComposed(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  checkLinear(x, weight, bias);
+  const [out, inF] = weight.shape;
   const y = x.shape.length === 1 ? reshape(matmul(reshape(x, [1, inF]), weight, { transB: true }), [out]) : matmul(x, weight, { transB: true });
   return bias === undefined ? y : add(y, bias);
+}
+
+export type Activation = 'none' | 'gelu';
+interface LinearParams { bias: boolean; act: Activation }
+
+const rowsOf = (x: Tensor): number => x.size / x.shape[x.shape.length - 1];
+
+/**
+ * Fused linear layer: y = act(x·Wᵀ + b) in one matmul dispatch (bias and GELU in its epilogue).
+ * Inputs [x, weight, bias?]; outputs [y] or, for GELU, [y, u] with u = x·Wᵀ + b kept for the VJP.
+ * VJP: du = g ⊙ GELU′(u) (one dispatch), dx = du·W, dW = duᵀ·x, db = Σ_rows du.
+ */
+export const linearOp = defineOp<LinearParams>({
+  name: 'linear',
+  visible: 1,
+  shape: ([x, w, b], p) => {
+    expectFloat('linear', x, w);
+    sameDtype('linear', x, w);
+    checkLinear(x, w, p.bias ? b : undefined);
+    const y = { shape: [...x.shape.slice(0, -1), w.shape[0]], dtype: x.dtype };
+    return p.act === 'gelu' ? [y, y] : [y];
+  },
+  cpu: (ins, [y, u], { inputs: [tx, tw], params: p }) => {
+    const [x, w] = ins, b = p.bias ? ins[2] : undefined;
+    const [N, K] = tw.shape, M = rowsOf(tx);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+        if (b !== undefined) s += b[n];
+        if (p.act === 'gelu') { u[m * N + n] = s; s = geluF(s); }
+        y[m * N + n] = s;
+      }
+    }
+  },
+  gpu: (ctx, [x, w, b], [y, u], p) => {
+    if (x.dtype !== 'f32') throw new ShapeError('linear', `the WebGPU kernel takes f32, got ${x.dtype}`);
+    // One [rows, in] · [out, in]ᵀ GEMM.
+    const epi: Epilogue = { bias: p.bias ? b : undefined, act: p.act === 'gelu' ? 'gelu' : undefined, u };
+    dispatch(ctx, x, w, y, { transA: false, transB: true }, epi, [rowsOf(x), w.shape[1]]);
+  },
+  vjp: ({ inputs: [x, w], outputs: [, u], params: p, needs }, [g]) => {
+    const du = p.act === 'gelu' ? geluBackward(u, g!) : g!;
+    const [out, inF] = w.shape;
+    const d2 = reshape(du, [-1, out]);
+    return [
+      needs[0] ? reshape(matmul(d2, w), x.shape) : null,
+      needs[1] ? matmul(d2, reshape(x, [-1, inF]), { transA: true }) : null,
+      p.bias && needs[2] ? sum(d2, 0) : null,
+    ];
+  },
+});
+
+export interface LinearOptions { act?: Activation }
+
+/**
+ * x [..., in] · weightᵀ + bias, with weight [out, in] (PyTorch layout) and bias [out] → [..., out], then the
+ * activation (`act: 'gelu'`: exact GELU). One dispatch (linearOp); `linearComposed` is the plain composition.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, o: LinearOptions = {}): Tensor {
+  checkLinear(x, weight, bias);
+  const act = o.act ?? 'none';
+  return apply1(linearOp, bias === undefined ? [x, weight] : [x, weight, bias], { bias: bias !== undefined, act });
 }

@@ -1,6 +1,7 @@
 // Pointwise unary ops: one table row each (CPU rule, kernel OP id, VJP). kernels/unary.wgsl.
 import type { Tensor } from '../tensor/tensor.js';
-import { type OpDef, apply1, defineOp, expectFloat } from './define.js';
+import { type OpDef, apply1, defineOp, expectFloat, sameDtype } from './define.js';
+import { ShapeError, fmt } from '../tensor/shape.js';
 import { WG, elementGroups, erf, gelu as geluF, geluDeriv as geluDerivF, stableTanh } from './elementwise.js';
 import { PER, div, mul, scalarOp } from './binary.js';
 
@@ -43,7 +44,7 @@ function makeUnary(name: UnaryName, row: UnaryRow): OpDef<UnaryParams> {
     cpu: ([x], [y], { params }) => { for (let i = 0; i < x.length; i++) y[i] = row.cpu(x[i], params.alpha); },
     gpu: (ctx, [x], [y], p) => ctx.dispatch({
       kernel: 'unary', constants: { OP: row.id, WG, PER }, uniforms: [x.size, { f32: p.alpha }],
-      workgroups: elementGroups(x.size, PER), bindings: [x, y],
+      workgroups: elementGroups(x.size, PER), bindings: [x, x, y],
     }),
     vjp: row.vjp === null ? undefined : ({ inputs: [x], outputs: [y], params }, [g]) => [row.vjp!(x, y, g!, params.alpha)],
   });
@@ -74,3 +75,24 @@ export const sign = u('sign');
 /** d/dx GELU(x) = Φ(x) + x·φ(x); used by GELU's VJP. */
 export const geluDeriv = u('geluDeriv');
 export const pow = (x: Tensor, alpha: number): Tensor => apply1(unaryOps.pow, [x], { alpha });
+
+/**
+ * GELU's VJP in one pass: dx = g ⊙ GELU′(x) (what mul(g, geluDeriv(x)) computes in two). Inputs [x, g] of
+ * one size. First order only. The fused linear's VJP uses it.
+ */
+export const geluBackwardOp: OpDef<UnaryParams> = defineOp<UnaryParams>({
+  name: 'geluBackward',
+  shape: ([x, g]) => {
+    expectFloat('geluBackward', x, g);
+    sameDtype('geluBackward', x, g);
+    if (x.size !== g.size) throw new ShapeError('geluBackward', `x ${fmt(x.shape)} and cotangent ${fmt(g.shape)} differ in size`);
+    return [{ shape: x.shape, dtype: x.dtype }];
+  },
+  cpu: ([x, g], [y]) => { for (let i = 0; i < x.length; i++) y[i] = g[i] * geluDerivF(x[i]); },
+  gpu: (ctx, [x, g], [y]) => ctx.dispatch({
+    kernel: 'unary', constants: { OP: 16, WG, PER }, uniforms: [x.size, { f32: 0 }],
+    workgroups: elementGroups(x.size, PER), bindings: [x, g, y],
+  }),
+});
+
+export const geluBackward = (x: Tensor, g: Tensor): Tensor => apply1(geluBackwardOp, [x, g], { alpha: 0 });

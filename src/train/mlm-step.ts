@@ -10,17 +10,41 @@ import { applyGradients, emptyState } from '../optim/transform.js';
 import { tidy } from '../tensor/scope.js';
 import { type Tensor, read } from '../tensor/tensor.js';
 import { valueAndGrad } from '../autodiff/grad.js';
+import { scalarOp } from '../ops/binary.js';
+import { type Share, accumulate, microKey } from './accumulate.js';
 
 export interface TrainState { params: Params; opt: AdamWState<Params> }
 
 /** Forward + backward + AdamW on one batch. Returns the new state and the loss (caller releases the old state). */
-export function mlmTrainStep(cfg: RobertaConfig, s: TrainState, hb: HostBatch, lr: number, opt: AdamWConfig, dropoutKey: Key | null, backend: Backend): [TrainState, Tensor] {
+export function mlmTrainStep(
+  cfg: RobertaConfig, s: TrainState, hb: HostBatch, lr: number, opt: AdamWConfig, dropoutKey: Key | null, backend: Backend, model: Pick<ForwardOptions, 'fused'> = {},
+): [TrainState, Tensor] {
   return tidy(() => {
     const batch = toDevice(cfg, hb, backend);
     const t = mlmTargets(hb, backend);
-    const fo: ForwardOptions = dropoutKey ? { dropout: { key: dropoutKey } } : {};
+    const fo: ForwardOptions = { ...model, ...(dropoutKey ? { dropout: { key: dropoutKey } } : {}) };
     const [loss, g] = valueAndGrad((a: { params: Params }) => mlmLoss(cfg, a.params, batch, t, fo), ['params'])({ params: s.params });
     const [params, [, state]] = applyGradients(adamwFromConfig<Params>(opt, lr), s.params, g.params, [emptyState, s.opt]);
+    return [{ params, opt: state }, loss] as [TrainState, Tensor];
+  });
+}
+
+/**
+ * mlmTrainStep over the micro-batches of one step (gradient accumulation, train/accumulate.ts): each
+ * micro-batch's mean loss weighted by its share of the labelled tokens, so the update is the whole
+ * batch's; micro-batch m's dropout key is foldIn(dropoutKey, m).
+ */
+export function mlmAccumStep(cfg: RobertaConfig, s: TrainState, micro: readonly { batch: HostBatch; share: Share }[], lr: number, opt: AdamWConfig, dropoutKey: Key | null, backend: Backend): [TrainState, Tensor] {
+  return tidy(() => {
+    const [loss, , grads] = accumulate(micro.length, (m) => {
+      const { batch: hb, share } = micro[m];
+      const dk = microKey(dropoutKey ?? undefined, m);
+      const batch = toDevice(cfg, hb, backend);
+      const t = mlmTargets(hb, backend);
+      const [l, g] = valueAndGrad((a: { params: Params }) => scalarOp('mul', mlmLoss(cfg, a.params, batch, t, dk ? { dropout: { key: dk } } : {}), share.tokens), ['params'])({ params: s.params });
+      return [l, {}, g.params];
+    });
+    const [params, [, state]] = applyGradients(adamwFromConfig<Params>(opt, lr), s.params, grads, [emptyState, s.opt]);
     return [{ params, opt: state }, loss] as [TrainState, Tensor];
   });
 }

@@ -19,7 +19,8 @@ import { adamwDefaults, adamwInit, type AdamWConfig } from '../optim/adamw.js';
 import { linearSchedule, warmupFor } from '../optim/schedule.js';
 import { release } from '../tensor/scope.js';
 import { loadTrainCheckpoint, saveTrainCheckpoint, tokenizerFiles } from './checkpointing.js';
-import { type TrainState, evalMlm, mlmTrainStep } from './mlm-step.js';
+import { type TrainState, evalMlm, mlmAccumStep, mlmTrainStep } from './mlm-step.js';
+import { microBatches } from './accumulate.js';
 import { BatchStream, chunkCorpus, mlmCollate, splitValid } from '../data/mlm-data.js';
 
 export interface PretrainOptions {
@@ -31,7 +32,10 @@ export interface PretrainOptions {
   /** From scratch: model dimensions and tokenizer. */
   scratch?: { width: number; heads: number; layers: number; intermediate: number; vocabSize: number; tokenizer?: string; initRange?: number };
   steps: number;
+  /** Chunks per micro-batch (the whole batch without gradient accumulation). */
   batchSize: number;
+  /** Micro-batches per optimizer step (default 1): a step trains on gradAccum × batchSize chunks (train/accumulate.ts). */
+  gradAccum?: number;
   seqLen: number;
   lr: number;
   warmup: number;
@@ -66,8 +70,11 @@ function scratchConfig(o: NonNullable<PretrainOptions['scratch']>, vocabSize: nu
 export const pretrainSettings = (o: PretrainOptions) => ({
   corpus: o.corpus, valid: o.valid ?? null, model: o.model ?? null, scratch: o.model === undefined ? o.scratch ?? null : null,
   steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr, warmup: o.warmup, weightDecay: o.weightDecay, clipNorm: o.clipNorm ?? null,
-  seed: o.seed, dropout: o.dropout, evalEvery: o.evalEvery, validBatches: o.validBatches,
+  seed: o.seed, dropout: o.dropout, evalEvery: o.evalEvery, validBatches: o.validBatches, ...accumSetting(o),
 });
+
+/** gradAccum as a recorded setting: absent when 1, so outputs of runs without accumulation stay as they were. */
+const accumSetting = (o: PretrainOptions) => ((o.gradAccum ?? 1) > 1 ? { gradAccum: o.gradAccum } : {});
 
 function checkPretrainOptions(o: PretrainOptions): void {
   const bad = (k: string, v: unknown, want: string) => new Error(`pretrain: ${k} must be ${want}, got ${String(v)}`);
@@ -76,6 +83,7 @@ function checkPretrainOptions(o: PretrainOptions): void {
   if (!(o.warmup >= 0 && o.warmup <= 1)) throw bad('warmup', o.warmup, 'a proportion in [0, 1]');
   if (!(o.weightDecay >= 0)) throw bad('weightDecay', o.weightDecay, '≥ 0');
   if (o.clipNorm !== undefined && !(o.clipNorm > 0)) throw bad('clipNorm', o.clipNorm, 'positive');
+  if (o.gradAccum !== undefined && !(Number.isSafeInteger(o.gradAccum) && o.gradAccum > 0)) throw bad('gradAccum', o.gradAccum, 'a positive integer');
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
@@ -86,7 +94,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const ckDir = join(o.out, 'checkpoint');
   const lines = orThrow(readCorpus(o.corpus));
   // (the checkpoint's fingerprint predates settings.json; it stays as it was so older checkpoints resume)
-  const fingerprint = { corpus: o.corpus, valid: o.valid ?? null, seqLen: o.seqLen, batchSize: o.batchSize, seed: o.seed, steps: o.steps, lr: o.lr, model: o.model ?? null };
+  const fingerprint = { corpus: o.corpus, valid: o.valid ?? null, seqLen: o.seqLen, batchSize: o.batchSize, seed: o.seed, steps: o.steps, lr: o.lr, model: o.model ?? null, ...accumSetting(o) };
+  const accum = o.gradAccum ?? 1, stepChunks = o.batchSize * accum;
 
   let tok!: Tokenizer, cfg!: RobertaConfig, batchAt!: (step: number) => HostBatch;
   const validSet: HostBatch[] = [];
@@ -128,15 +137,15 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     },
     ready: async (_s, at) => {
       start = at;
-      if (tok.vocabSize !== cfg.vocabSize) throw new Error(`tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
+      if (tok.vocabSize > cfg.vocabSize) throw new Error(`tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
       if (o.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`--seq-len ${o.seqLen} needs ${o.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
       // Without --valid, the first 5 % of lines are held out (docs/method.md §3.1).
       const split = o.valid !== undefined ? { train: lines, valid: orThrow(readCorpus(o.valid)) } : splitValid(lines, 5);
       const chunks = chunkCorpus(split.train, tok, { seqLen: o.seqLen });
       const validChunks = chunkCorpus(split.valid, tok, { seqLen: o.seqLen });
       if (validChunks.length === 0) throw new Error(`the held-out text gives no chunk of ${o.seqLen} tokens; pass a longer --valid corpus`);
-      if (chunks.length < o.batchSize) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${o.batchSize}`);
-      const stream = new BatchStream(chunks.length, o.batchSize, o.seed);
+      if (chunks.length < stepChunks) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${accum > 1 ? `${stepChunks} (${o.batchSize} × --grad-accum ${accum})` : o.batchSize}`);
+      const stream = new BatchStream(chunks.length, stepChunks, o.seed);
       batchAt = (step) => mlmCollate(stream.indicesAt(step).map((i) => chunks[i]), tok, cfg.vocabSize, foldIn(key(o.seed), step)).batch;
       for (let i = 0; i < Math.min(o.validBatches, Math.ceil(validChunks.length / o.batchSize)); i++) {
         validSet.push(mlmCollate(validChunks.slice(i * o.batchSize, (i + 1) * o.batchSize), tok, cfg.vocabSize, foldIn(key(o.seed + 1), i)).batch);
@@ -144,17 +153,20 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       await claimOutDir(o.out, settings);   // inputs are valid: only now does --out appear
     },
     step: (s, step) => {
-      const [state, loss] = mlmTrainStep(cfg, s, batchAt(step), schedule(step), opt, o.dropout ? foldIn(key(o.seed + 2), step) : null, o.backend);
+      const dk = o.dropout ? foldIn(key(o.seed + 2), step) : null;
+      const [state, loss] = accum === 1
+        ? mlmTrainStep(cfg, s, batchAt(step), schedule(step), opt, dk, o.backend)
+        : mlmAccumStep(cfg, s, microBatches(batchAt(step), o.batchSize), schedule(step), opt, dk, o.backend);
       return { state, metrics: { loss } };
     },
-    record: (n, v) => ({ step: n, loss: v.loss, lr: schedule(n - 1), tokensPerSecond: ((n - start) * o.batchSize * o.seqLen) / ((Date.now() - t0) / 1000) }),
+    record: (n, v) => ({ step: n, loss: v.loss, lr: schedule(n - 1), tokensPerSecond: ((n - start) * stepChunks * o.seqLen) / ((Date.now() - t0) / 1000) }),
     after: async (s, step, v, history) => {
       if ((step + 1) % o.evalEvery !== 0 && step + 1 !== o.steps) return undefined;
       valid = await evalMlm(cfg, s.params, validSet, o.backend);
       history.push({ step: step + 1, validLoss: valid.loss, loss: v.loss });
       return { validLoss: valid.loss };
     },
-    fields: (step, v) => ({ loss: v.loss, ...(valid ? { valid: valid.loss } : {}), 'tok/s': ((step + 1 - start) * o.batchSize * o.seqLen) / ((Date.now() - t0) / 1000) }),
+    fields: (step, v) => ({ loss: v.loss, ...(valid ? { valid: valid.loss } : {}), 'tok/s': ((step + 1 - start) * stepChunks * o.seqLen) / ((Date.now() - t0) / 1000) }),
     nonFinite: (loss, step) => `pretrain: loss became ${loss} at step ${step}; stopped. The last good checkpoint is ${existsSync(ckDir) ? ckDir : '(none yet)'} — lower --lr or set --clip-norm.`,
   });
   const s = r.state;
@@ -164,7 +176,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   }
   const seconds = (Date.now() - t0) / 1000;
   release(s);
-  return { steps: r.steps, finalLoss: r.last?.loss ?? NaN, valid, tokensPerSecond: ((r.steps - start) * o.batchSize * o.seqLen) / Math.max(seconds, 1e-9), stoppedOnNaN: r.stoppedOnNaN };
+  return { steps: r.steps, finalLoss: r.last?.loss ?? NaN, valid, tokensPerSecond: ((r.steps - start) * stepChunks * o.seqLen) / Math.max(seconds, 1e-9), stoppedOnNaN: r.stoppedOnNaN };
 }
 
 function orThrow2<T>(r: E.Either<Error, T>): T {

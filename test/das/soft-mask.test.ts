@@ -17,7 +17,7 @@ import { applyGradients, applyUpdates, chain, emptyState } from '../../src/optim
 import {
   type Importance, applySoftMask, checkImportance, resolveAxes, softMask, softMaskScales,
 } from '../../src/das/soft-mask.js';
-import { readImportanceDir } from '../../src/das/importance-files.js';
+import { readImportanceDir } from '../../src/das-files/importance-dirs.js';
 import { toLayerGates } from '../../src/das/importance.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { gradsCommand } from '../../src/cli/grads.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostImportance } from '../../src/das/importance-files.js';
-import { writeImportance } from '../../src/das/importance-files.js';
+import { writeImportance } from '../../src/das-files/importance-dirs.js';
 import type { MethodSummary, RunResults } from '../../src/eval/report.js';
 import { readLossLog, writePlots } from '../../src/eval/plots.js';
 import { binColumns } from '../../src/eval/plots/importance-plot.js';

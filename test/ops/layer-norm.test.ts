@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type Backend, type HostArray, type RowGeometry, type Tensor, ShapeError, cpu, cpuRead, fromArray, layerNorm, layerNormBackward,
+  type Backend, type HostArray, type RowGeometry, type Tensor, ShapeError, add, addLayerNorm, cpu, cpuRead, fromArray, layerNorm, layerNormBackward,
   read, release, tidy, vjp,
 } from '../../src/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
@@ -163,5 +163,66 @@ describe('layerNorm', () => {
     expect(() => layerNorm(x, fromArray([1, 1], [2], { backend: be }), v3)).toThrow(/layerNorm: weight and bias must be \[3\]/);
     expect(() => layerNorm(fromArray([], [2, 0], { backend: be }), v3, v3)).toThrow(ShapeError);
     expect(() => layerNorm(fromArray([1, 2, 3], [3], { backend: be, dtype: 'i32' }), v3, v3)).toThrow(/dtype i32/);
+  });
+});
+
+describe('addLayerNorm (residual add + layer norm in one dispatch)', () => {
+  /** [y, dx, dres, dweight, dbias] of f(x, res, w, b) on one backend. */
+  async function grads(be: Backend, f: (x: Tensor, r: Tensor, w: Tensor, b: Tensor) => Tensor, c: Case, rshape: number[], dtype: 'f32' | 'f64' = 'f32'): Promise<HostArray[]> {
+    const d = c.shape[c.shape.length - 1];
+    const x = on(be, c.x, c.shape, dtype), r = on(be, seededValues(sizeOfShape(rshape), 99, -1, 1), rshape, dtype);
+    const w = on(be, c.w, [d], dtype), b = on(be, c.b, [d], dtype), g = on(be, c.g, c.shape, dtype);
+    const outs = tidy(() => {
+      const [y, pull] = vjp((a: { x: Tensor; r: Tensor; w: Tensor; b: Tensor }) => f(a.x, a.r, a.w, a.b), ['x', 'r', 'w', 'b'])({ x, r, w, b });
+      const gr = pull(g);
+      return [y, gr.x, gr.r, gr.w, gr.b];
+    });
+    const host = await Promise.all(outs.map((t) => read(t)));
+    release(outs, x, r, w, b, g);
+    return host;
+  }
+  const fused = (x: Tensor, r: Tensor, w: Tensor, b: Tensor) => addLayerNorm(x, r, w, b);
+  const plain = (x: Tensor, r: Tensor, w: Tensor, b: Tensor) => layerNorm(add(x, r), w, b);
+  const rshapes = (shape: number[]) => [shape, [shape[shape.length - 1]]];
+
+  it('equals layerNorm(add(x, res)) on the CPU in f64, for a same-shape and a row residual', async () => {
+    await fc.assert(fc.asyncProperty(arbShape({ minRank: 1, maxRank: 3, maxSize: 2000 }), fc.nat(1000), async (shape, seed) => {
+      const c = makeCase(shape, seed);
+      for (const rs of rshapes(shape)) {
+        const a = await grads(cpuBackend, fused, c, rs, 'f64'), b = await grads(cpuBackend, plain, c, rs, 'f64');
+        a.forEach((t, i) => expectAllClose(t, b[i], { rtol: 1e-12, atol: 1e-12 }));
+      }
+    }), { numRuns: 15 });
+  });
+
+  for (const g of geometries) {
+    it.skipIf(!gpu)(`${g} per row: WebGPU equals the CPU and the unfused ops on random and awkward shapes`, async () => {
+      await withGeometry(g, () => fc.assert(fc.asyncProperty(arbShape({ minRank: 1, maxRank: 3, maxSize: 3000 }), fc.nat(1000), async (shape, seed) => {
+        const c = makeCase(shape, seed), d = shape[shape.length - 1], rows = sizeOfShape(shape) / d;
+        for (const rs of rshapes(shape)) {
+          const want = await grads(cpuBackend, fused, c, rs), got = await grads(gpu!, fused, c, rs), unfused = await grads(gpu!, plain, c, rs);
+          const rowTol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(d) }, colTol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(rows) };
+          const tols = [rowTol, rowTol, rs.length === 1 ? colTol : rowTol, colTol, colTol];
+          got.forEach((t, i) => { expectAllClose(t, want[i], tols[i]); expectAllClose(t, unfused[i], tols[i]); });
+        }
+      }), { numRuns: 10 }));
+    });
+  }
+
+  it('VJP with respect to x, the residual, weight and bias agrees with central differences (f64)', () => {
+    for (const shape of [[3, 5], [2, 2, 7], [4]]) {
+      const c = makeCase(shape, 5), d = shape[shape.length - 1];
+      for (const rs of rshapes(shape)) {
+        checkVjp((x, r, w, b) => addLayerNorm(x, r, w, b), [
+          { values: c.x, shape }, { values: seededValues(sizeOfShape(rs), 6), shape: rs }, { values: c.w, shape: [d] }, { values: c.b, shape: [d] },
+        ]);
+      }
+    }
+  });
+
+  it('rejects a residual that is neither x\'s shape nor a row', () => {
+    const be = cpu();
+    const x = fromArray([1, 2, 3, 4, 5, 6], [2, 3], { backend: be }), v3 = fromArray([1, 1, 1], [3], { backend: be });
+    expect(() => addLayerNorm(x, fromArray([1, 2], [2], { backend: be }), v3, v3)).toThrow(/addLayerNorm: residual \[2\] must be x's shape \[2, 3\] or \[3\]/);
   });
 });

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type MatmulVariant, type Tensor, ShapeError, cpu, fromArray, linear, matmul, matmulOp, matmulVariantFor, vjp,
+  type Backend, type HostArray, type MatmulVariant, type Tensor, ShapeError, cpu, fromArray, gelu, geluBackward, geluDeriv, linear, linearComposed,
+  matmul, matmulOp, matmulVariantFor, mul, read, release, tidy, vjp,
 } from '../../src/index.js';
 import { cpuBackend, gpu } from '../support/devices.js';
-import { checkVjp, expectAllClose, runOn, seededValues } from '../support/oracle.js';
+import { checkVjp, expectAllClose, on, runOn, seededValues } from '../support/oracle.js';
 
 type Flags = { transA: boolean; transB: boolean };
 const allFlags: Flags[] = [false, true].flatMap((transA) => [false, true].map((transB) => ({ transA, transB })));
@@ -181,5 +182,69 @@ describe('linear', () => {
     expect(() => linear(t([2, 5]), t([4, 6]))).toThrow(/linear: x \[2, 5\] does not end in the 6 input features of weight \[4, 6\]/);
     expect(() => linear(t([2, 5]), t([20]))).toThrow(/linear: weight must be \[out, in\], got \[20\]/);
     expect(() => linear(t([2, 5]), t([4, 5]), t([5]))).toThrow(/linear: bias \[5\] must be \[4\] for weight \[4, 5\]/);
+  });
+});
+
+describe('linear (fused bias and GELU epilogue)', () => {
+  const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
+  /** y = act(x·Wᵀ + b) and its gradients for x, W, b on one backend. */
+  async function forwardAndGrads(be: Backend, f: (x: Tensor, w: Tensor, b?: Tensor) => Tensor, xs: number[], out: number, bias: boolean, seed: number): Promise<HostArray[]> {
+    const inF = xs[xs.length - 1];
+    const x = on(be, seededValues(size(xs), seed), xs), w = on(be, seededValues(out * inF, seed + 1), [out, inF]);
+    const b = bias ? on(be, seededValues(out, seed + 2), [out]) : undefined;
+    const g = on(be, seededValues(size(xs) / inF * out, seed + 3), [...xs.slice(0, -1), out]);
+    const outs = tidy(() => {
+      const [y, pull] = vjp((a: { x: Tensor; w: Tensor; b?: Tensor }) => f(a.x, a.w, a.b), bias ? ['x', 'w', 'b'] : ['x', 'w'])({ x, w, b });
+      const gr = pull(g) as { x: Tensor; w: Tensor; b?: Tensor };
+      return [y, gr.x, gr.w, ...(gr.b ? [gr.b] : [])];
+    });
+    const host = await Promise.all(outs.map((t) => read(t)));
+    release(outs, x, w, b, g);
+    return host;
+  }
+  const fused = (act: 'none' | 'gelu') => (x: Tensor, w: Tensor, b?: Tensor) => linear(x, w, b, { act });
+  const plain = (act: 'none' | 'gelu') => (x: Tensor, w: Tensor, b?: Tensor) => (act === 'gelu' ? gelu(linearComposed(x, w, b)) : linearComposed(x, w, b));
+  const rows = fc.oneof(fc.constantFrom(1, 3, 7, 13, 64, 65), fc.constantFrom(4, 16, 100));
+
+  for (const variant of ['registers', 'subgroups', 'shared'] as const) {
+    it.skipIf(!gpu || (variant === 'subgroups' && !hasSubgroups))(`(${variant}) WebGPU equals the CPU for awkward sizes, with and without bias and GELU`, async () => {
+      await fc.assert(fc.asyncProperty(rows, dimArb, dimArb, fc.boolean(), fc.constantFrom('none' as const, 'gelu' as const), fc.nat(1000), async (M, N, K, bias, act, seed) => {
+        const want = await forwardAndGrads(cpuBackend, fused(act), [M, K], N, bias, seed);
+        const prev = gpu!.setKernelOptions({ matmul: { variant } });
+        try {
+          const got = await forwardAndGrads(gpu!, fused(act), [M, K], N, bias, seed);
+          got.forEach((t, i) => expectAllClose(t, want[i], tol(Math.max(K, i >= 2 ? M : 0))));
+        } finally {
+          gpu!.setKernelOptions(prev);
+        }
+      }), { numRuns: 10 });
+    });
+  }
+
+  it('equals the plain composition (matmul, add, gelu) on every backend; on the CPU exactly in f64', async () => {
+    for (const [xs, out, bias, act] of [[[2, 5, 12], 20, true, 'gelu'], [[7, 3], 5, true, 'none'], [[9], 4, false, 'gelu'], [[64, 128], 512, true, 'gelu']] as const) {
+      for (const be of gpu ? [cpuBackend, gpu] : [cpuBackend]) {
+        const a = await forwardAndGrads(be, fused(act), [...xs], out, bias, 3), b = await forwardAndGrads(be, plain(act), [...xs], out, bias, 3);
+        a.forEach((t, i) => expectAllClose(t, b[i], tol(Math.max(xs[xs.length - 1], i >= 2 ? 64 : 0))));
+      }
+    }
+  });
+
+  it('VJP with GELU agrees with central differences for x, weight and bias (f64)', () => {
+    const x = { values: seededValues(2 * 3 * 5, 4), shape: [2, 3, 5] }, w = { values: seededValues(4 * 5, 5), shape: [4, 5] };
+    checkVjp((a, b, c) => linear(a, b, c, { act: 'gelu' }), [x, w, { values: seededValues(4, 6), shape: [4] }]);
+    checkVjp((a, b) => linear(a, b, undefined, { act: 'gelu' }), [x, w]);
+  });
+
+  it('one dispatch forward (bias and GELU included) and geluBackward in one dispatch', async () => {
+    if (!gpu) return;
+    const x = on(gpu, seededValues(64 * 32, 1), [64, 32]), w = on(gpu, seededValues(48 * 32, 2), [48, 32]), b = on(gpu, seededValues(48, 3), [48]);
+    const d0 = gpu.counters.dispatches;
+    const y = linear(x, w, b, { act: 'gelu' });
+    expect(gpu.counters.dispatches - d0).toBe(1);
+    const g = geluBackward(x, x); // x ⊙ GELU′(x)
+    expect(gpu.counters.dispatches - d0).toBe(2);
+    expectAllClose(await read(g), await runOn(cpuBackend, (u) => mul(u, geluDeriv(u)), [{ values: seededValues(64 * 32, 1), shape: [64, 32] }]), { rtol: 1e-5, atol: 1e-6 });
+    release(x, w, b, y, g);
   });
 });

@@ -1,6 +1,7 @@
-// The only module that touches the `webgpu` package. Keeps the Dawn GPU object in a module variable
-// and drops it in closeDevice(), or Node would not exit.
-import { create, globals } from 'webgpu';
+// Where the GPU comes from: `navigator.gpu` in a browser, the `webgpu` package (Dawn's Node bindings)
+// under Node, loaded only there (the browser bundle replaces it with nothing). The only module that
+// touches either. Keeps the GPU object in a module variable and drops it in closeDevice(), or Node
+// would not exit. No Node built-in is imported (ARCHITECTURE.md: the core runs in a browser).
 
 export interface AdapterDescription {
   vendor: string;
@@ -19,10 +20,11 @@ export interface OpenedDevice {
 let gpu: GPU | undefined;
 let opened: OpenedDevice | undefined;
 
-export const gpuGlobals = globals as unknown as {
-  GPUBufferUsage: { STORAGE: number; COPY_SRC: number; COPY_DST: number; MAP_READ: number; UNIFORM: number };
-  GPUMapMode: { READ: number };
-};
+/** The WebGPU constants the backend uses, as the specification fixes them (the same in Dawn and browsers). */
+export const gpuGlobals = {
+  GPUBufferUsage: { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 },
+  GPUMapMode: { READ: 0x0001 },
+} as const;
 
 export const installHint =
   'No WebGPU adapter was found. On Debian bookworm install Mesa >= 25 (lavapipe) from bookworm-backports:\n' +
@@ -30,11 +32,33 @@ export const installHint =
   '  apt-get update && apt-get install -y --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1\n' +
   '(or run scripts/setup.sh, which does this). The CPU backend works without a GPU.';
 
+export const browserHint =
+  'This browser offers no WebGPU adapter. WebGPU is on by default in Chrome and Edge 113+ (Windows, macOS, ChromeOS, Android), ' +
+  'Safari 26+ and Firefox 141+ on Windows; on Linux start Chrome or Chromium with --enable-unsafe-webgpu --enable-features=Vulkan ' +
+  '(or enable chrome://flags/#enable-unsafe-webgpu), and check chrome://gpu. The CPU backend works without a GPU.';
+
+/** The browser's GPU, when this is a browser (or a worker) that has WebGPU. */
+const browserGpu = (): GPU | undefined => (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+
+/** Whether this runtime is a browser (a page or a worker) rather than Node. */
+export const inBrowser = (): boolean =>
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== 'string';
+
+/** How to get an adapter where there is none: the browser's hint in a browser, the Mesa hint under Node. */
+export const noAdapterHint = (): string => (inBrowser() ? browserHint : installHint);
+
+async function nodeGpu(): Promise<GPU | undefined> {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  if (env !== undefined) env.XDG_RUNTIME_DIR ??= '/tmp';
+  const dawn = await import('webgpu');
+  return dawn.create?.(['disable-dawn-features=timestamp_quantization']) ?? undefined;
+}
+
 /** Opens (once) the default adapter's device with the largest buffer limits it offers; null if none. */
 export async function openDevice(): Promise<OpenedDevice | null> {
   if (opened) return opened;
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  gpu ??= create(['disable-dawn-features=timestamp_quantization']);
+  gpu ??= browserGpu() ?? (inBrowser() ? undefined : await nodeGpu());
+  if (gpu === undefined) return null;
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return null;
   const l = adapter.limits;

@@ -1,22 +1,13 @@
-// Reads kernels/*.wgsl once and compiles one pipeline per (file, override constants).
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Compiles one pipeline per (kernel, override constants). The WGSL comes from kernel-sources.ts, the
+// kernels/*.wgsl files inlined at build time: no file is read, in Node or in a browser.
+import { kernelSources } from './kernel-sources.js';
 
-/** kernels/ sits at the package root, three levels above this file in both src/ and dist/. */
-export const kernelsDir = fileURLToPath(new URL('../../../kernels/', import.meta.url));
-
-const sources = new Map<string, string>();
+/** The stems of every kernel in kernels/ (e.g. 'unary' for kernels/unary.wgsl). */
+export const kernelStems: readonly string[] = Object.keys(kernelSources);
 
 export function kernelSource(stem: string): string {
-  let s = sources.get(stem);
-  if (s === undefined) {
-    try {
-      s = readFileSync(`${kernelsDir}${stem}.wgsl`, 'utf8');
-    } catch (e) {
-      throw new Error(`kernel '${stem}' not found in ${kernelsDir}: ${(e as Error).message}`);
-    }
-    sources.set(stem, s);
-  }
+  const s = Object.hasOwn(kernelSources, stem) ? kernelSources[stem] : undefined;
+  if (s === undefined) throw new Error(`kernel '${stem}' not found (kernels/${stem}.wgsl; known: ${kernelStems.join(', ')})`);
   return s;
 }
 

@@ -1,9 +1,8 @@
 // Hugging Face tokenizer files for RoBERTa: `tokenizer.json` (tokenizers library) and the slow
-// tokenizer's `vocab.json` + `merges.txt`. Parsing returns Either; saving writes each file atomically.
-import { join } from 'node:path';
+// tokenizer's `vocab.json` + `merges.txt`, parsed from and written to text (runs in a browser too).
+// Parsing returns Either. Loading from and saving to a directory is files.ts (Node).
 import { E } from '../../fp.js';
-import { writeFileAtomic } from '../atomic.js';
-import { IoError, ioFail, readBytes } from '../io-error.js';
+import { IoError, ioFail } from '../io-error.js';
 import { makeTokenizer, robertaAddedTokens, SPECIAL_TOKENS, type AddedToken, type BpeModel, type SpecialIds, type Tokenizer } from './tokenizer.js';
 
 type Json = Record<string, unknown>;
@@ -128,17 +127,6 @@ export function parseVocabMerges(vocabText: string, mergesText: string): Result<
   return E.mapLeft((e: IoError) => e.inFile('vocab.json + merges.txt'))(makeTokenizer(model));
 }
 
-/** Loads `dir/tokenizer.json`, or else `dir/vocab.json` + `dir/merges.txt`. */
-export async function loadTokenizer(dir: string): Promise<Result<Tokenizer>> {
-  const text = async (name: string) => E.map((b: Uint8Array) => new TextDecoder().decode(b))(await readBytes(join(dir, name)));
-  const json = await text('tokenizer.json');
-  if (E.isRight(json)) return parseTokenizerJson(json.right, join(dir, 'tokenizer.json'));
-  const [vocab, merges] = [await text('vocab.json'), await text('merges.txt')];
-  if (E.isLeft(vocab) || E.isLeft(merges)) return ioFail('no tokenizer.json, and no vocab.json + merges.txt', { file: dir });
-  const inDir = (e: IoError) => new IoError(e.problem, { file: join(dir, e.file ?? ''), field: e.field });
-  return E.mapLeft(inDir)(parseVocabMerges(vocab.right, merges.right));
-}
-
 const vocabObject = (tok: Tokenizer): Json => Object.fromEntries(tok.model.vocab.map((t, id) => [t, id]));
 
 /** tokenizer.json as the tokenizers library writes it for roberta-base. */
@@ -168,11 +156,3 @@ export const vocabJson = (tok: Tokenizer): string => JSON.stringify(vocabObject(
 
 /** With the "#version" header: the slow tokenizer drops the first line unread. */
 export const mergesTxt = (tok: Tokenizer): string => ['#version: 0.2', ...tok.model.merges.map(([a, b]) => `${a} ${b}`)].join('\n') + '\n';
-
-/** Writes tokenizer.json, vocab.json, merges.txt and a tokenizer_config.json into an existing `dir`. */
-export async function saveTokenizer(dir: string, tok: Tokenizer): Promise<void> {
-  await writeFileAtomic(join(dir, 'tokenizer.json'), tokenizerJson(tok));
-  await writeFileAtomic(join(dir, 'vocab.json'), vocabJson(tok));
-  await writeFileAtomic(join(dir, 'merges.txt'), mergesTxt(tok));
-  await writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'RobertaTokenizer', add_prefix_space: false }, null, 2));
-}

@@ -4,5 +4,6 @@ export {
   makeTokenizer, robertaAddedTokens, SPECIAL_TOKENS,
   type AddedToken, type BpeModel, type DecodeOptions, type EncodeOptions, type SpecialIds, type Tokenizer,
 } from './tokenizer.js';
-export { loadTokenizer, mergesTxt, parseTokenizerJson, parseVocabMerges, saveTokenizer, tokenizerJson, vocabJson } from './formats.js';
+export { mergesTxt, parseTokenizerJson, parseVocabMerges, tokenizerJson, vocabJson } from './formats.js';
+export { loadTokenizer, saveTokenizer } from './files.js';
 export { trainBpe, type TrainOptions } from './train.js';

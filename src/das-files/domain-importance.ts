@@ -1,40 +1,23 @@
 // The importance steps of the continual loop (docs/method.md §1, §3.3, §4.3): the raw importance of a model
 // on the importance subset of a domain (its first N chunks, shuffled, fresh MLM corruption), written
 // in ContinualLM's layout; and reading + accumulating prior sets into Ī_t (§4.6).
+// (Node: the sets are directories; the subset itself is das/importance-subset.ts.)
 import type { Backend } from '../backend/backend.js';
 import { E } from '../fp.js';
 import { type SpecialIds } from '../io/tokenizer/index.js';
 import type { RobertaConfig } from '../nn/config.js';
 import type { Params } from '../nn/params.js';
-import { foldIn, key, splitKey } from '../ops/random.js';
+import { key, splitKey } from '../ops/random.js';
 import { release } from '../tensor/scope.js';
-import { mlmCollate, permutation } from '../data/mlm-data.js';
 import {
-  type Aggregation, type ImportanceBatch, type ImportanceLoss, type ImportanceSet, type MlmImportanceInput,
+  type Aggregation, type ImportanceLoss, type ImportanceSet, type MlmImportanceInput,
   computeImportance, maxAccumulate, normalizeSet,
-} from './importance.js';
-import { importanceFromHost, importanceToHost, readImportance, writeImportance } from './importance-files.js';
+} from '../das/importance.js';
+import { importanceFromHost, importanceToHost } from '../das/importance-files.js';
+import { type SubsetOptions, importanceBatches } from '../das/importance-subset.js';
+import { readImportance, writeImportance } from './importance-dirs.js';
 
-export interface SubsetOptions {
-  /** The first `subset` chunks (§3.3: 10,000). */
-  subset: number;
-  batchSize: number;
-  seed: number;
-}
-
-/** Host batches of the importance subset: the first `subset` chunks, shuffled, MLM-masked per batch. */
-export function importanceBatches(chunks: readonly Int32Array[], vocab: { specials: SpecialIds }, vocabSize: number, o: SubsetOptions): ImportanceBatch[] {
-  const first = chunks.slice(0, o.subset);
-  if (first.length === 0) throw new Error('importance: the domain gives no chunk');
-  const [kOrder, kMask] = splitKey(key(o.seed), 3);
-  const order = permutation(first.length, kOrder);
-  const out: ImportanceBatch[] = [];
-  for (let b = 0; b * o.batchSize < first.length; b++) {
-    const pick = Array.from(order.subarray(b * o.batchSize, (b + 1) * o.batchSize), (i) => first[i]);
-    out.push(mlmCollate(pick, vocab, vocabSize, foldIn(kMask, b)).batch);
-  }
-  return out;
-}
+export { type SubsetOptions, importanceBatches };
 
 export interface DomainImportanceOptions extends SubsetOptions {
   loss: ImportanceLoss;
