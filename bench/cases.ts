@@ -1,6 +1,6 @@
 // What the side-by-side benchmark measures: one record per figure, with the work that turns a median
 // time into the figure (FLOPs for GFLOP/s, bytes moved once for GB/s), in three sizes.
-import { mlmCollate } from '../src/data/mlm-data.js';
+import { mlmCollate } from '../src/data/mlm-batches.js';
 import type { HostBatch } from '../src/nn/mlm.js';
 import { key } from '../src/ops/random.js';
 

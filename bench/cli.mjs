@@ -17,6 +17,7 @@ function npm(args, cwd) {
 
 /** `--help`, printed before anything is installed or loaded (the same flags as run.ts's own help). */
 export const usage = `Usage: das bench [--quick|--tiny] [--anchors=LIST|none] [--only=REGEX] [--no-cold] [--no-das] [--out=DIR] [--machine=NAME] [--python=PATH] [--threads=N]
+       das bench --size=base [--case=mlm,das,importance,finetune]   (RoBERTa-base size, ours only, one step each; not in the default run)
        (npm run bench -- FLAGS; a repo checkout: bench/ is not in the npm package)
 Anchors: tfjs-webgpu, jaxjs-webgpu, tfjs-wasm, jaxjs-wasm, torch-cpu, torch-cuda (default: all; unavailable ones are recorded as such).
 The JS anchors (tfjs, jax-js) are bench/'s own npm dependencies, installed on the first run that needs them.
@@ -28,7 +29,7 @@ export async function benchCommand(argv) {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage); return 0; }
   if (!existsSync(join(root, 'node_modules', 'vite-node', 'vite-node.mjs')) && npm(['install', '--no-audit', '--no-fund'], root) !== 0) return 1;
   const anchors = argv.find((a) => a.startsWith('--anchors='));
-  const wantsJs = !(anchors === '--anchors=none' || anchors === '--anchors=' || (anchors && !/tfjs|jaxjs/.test(anchors)));
+  const wantsJs = !argv.includes('--size=base') && !(anchors === '--anchors=none' || anchors === '--anchors=' || (anchors && !/tfjs|jaxjs/.test(anchors)));
   if (wantsJs && need.some((p) => !existsSync(join(bench, 'node_modules', p, 'package.json')))) {
     if (npm(['--prefix', bench, 'install', '--no-audit', '--no-fund'], root) !== 0) return 1;
   }

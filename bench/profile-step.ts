@@ -2,7 +2,7 @@
 // --steps, after warm-up), JS time to record a step, dispatches and submits per step, and per-kernel
 // time: every distinct dispatch of one step is replayed alone (--reps times, on fresh buffers of the
 // same sizes filled with small values) and its mean time times its count per step is its share.
-// Usage: XDG_RUNTIME_DIR=/tmp npx vite-node bench/profile-step.ts -- [--steps=N] [--reps=N] [--unfused] [--json]
+// Usage: XDG_RUNTIME_DIR=/tmp npx vite-node bench/profile-step.ts -- [--steps=N] [--reps=N] [--unfused] [--no-replay] [--json]
 import { counters as tensorCounters, fromArray, read, release, tidy, webgpu, closeWebgpu, type Tensor } from '../src/index.js';
 import type { KernelCall } from '../src/backend/gpu-context.js';
 import { adamwDefaults } from '../src/optim/adamw.js';
@@ -51,6 +51,13 @@ for (let i = 0; i < steps; i++) {
   submits = gpu.counters.submits - s0;
   record.push(t1 - t0);
   total.push(t2 - t0);
+}
+
+if (flag('no-replay')) {
+  console.log(JSON.stringify({ fused, stepMs: median(total), recordMs: median(record), stepsMs: total.map((t) => +t.toFixed(1)), dispatches, submits, loss: lossValue }));
+  release(s);
+  closeWebgpu();
+  process.exit(0);
 }
 
 // ---- one step's dispatches, by op ---------------------------------------------------------------

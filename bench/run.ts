@@ -14,9 +14,15 @@ const flag = (k: string): boolean => argv.includes(`--${k}`);
 
 if (flag('help') || flag('h')) {
   process.stdout.write(`Usage: npm run bench -- [--quick|--tiny] [--anchors=LIST|none] [--only=REGEX] [--no-cold] [--no-das] [--out=DIR] [--machine=NAME] [--python=PATH] [--threads=N]
+       npm run bench -- --size=base [--case=mlm,das,importance,finetune] [--batch=16] [--seq=164] [--shape=D,H,F,L,V]: RoBERTa-base size, one step each (slow on a CPU adapter)
 Anchors: ${ANCHORS.join(', ')} (default: all; unavailable ones are recorded as such).
 PyTorch: --python (default $BENCH_PYTHON or /usr/bin/python3), --threads (default 2).
 `);
+  process.exit(0);
+}
+if (arg('size') === 'base') {   // RoBERTa-base size, ours only, one step of each case (bench/base-size.ts); slow on a CPU adapter
+  const { baseSizeMain } = await import('./base-size.js');
+  await baseSizeMain(arg, arg('out') ?? fileURLToPath(new URL('./results/', import.meta.url)));
   process.exit(0);
 }
 const anchorsArg = arg('anchors');

@@ -1,27 +1,24 @@
-// attention.wgsl — fused multi-head self-attention, forward: per head, probs = softmax(scale·q·kᵀ + mask),
-// optional dropout on probs (the random.wgsl dropout bits of the [B, H, T, T] tensor), times the head's
-// gate, then ·v: ctx[b, t, h] = Σ_j gate·dropout(probs)[b, h, t, j] · v[b, j, h].
-// bindings: 0 qkv (read) [B, T, 3·H·Dh] (q | k | v, heads contiguous within each); 1 mask (read) [B, T]
-//   additive; 2 gate (read) [H] or [B, H] (GATE 1, gate stride params.gs); 3 ctx (write) [B, T, H·Dh];
-//   4 probs (write) [B, H, T, T] (softmax, before dropout); 5 dropped (write) [B, H, T, T] (DROP 1);
-//   6 params { B, T, H, Dh, scale, k0, k1, thresh, keep, gs }.
-// geometry: one workgroup per (b, h), folded into x/y; its WG lanes take query rows lane, lane + WG, …, so
-//   k and v rows are loaded at workgroup-uniform addresses. Dh ≤ 64 (q and the output row in registers).
-// numerics: f32; scores are staged in probs, softmax as softmax.wgsl (max-subtracted, exp · 1/Σ); ·v sums
-//   over keys in order. Dropout: element i of [B, H, T, T] is dropped when (word i&1 of Threefry(key,
-//   (i/2, 0))) >> 8 < thresh, else scaled by keep = 1/(1 − p), as random.wgsl does.
+// attention.wgsl — the row pass of fused attention (src/ops/attention.ts), between the two products it
+// shares with matmul: per row of raw scores s = q·kᵀ [B, H, T, T], probs = softmax(scale·s + mask[b]);
+// DROP 1: dropped = dropout(probs) with the bits random.wgsl gives element e of the [B, H, T, T] tensor
+// (word e&1 of Threefry(key, (e/2, 0)); dropped when its top 24 bits < thresh, else scaled by keep);
+// GATE 1: gated = gate[b, h] · (dropped or probs). The product with v then reads the last of these.
+// bindings: 0 s (read) [B, H, T, T]; 1 mask (read) [B, T] additive; 2 gate (read) [H] or [B, H] (gate
+//   stride gs); 3 probs (write); 4 dropped (write, DROP 1); 5 gated (write, GATE 1);
+//   6 params { rows, T, H, scale, k0, k1, thresh, keep, gs }.
+// geometry: one thread per row (B·H·T rows), workgroups folded into x/y.
+// numerics: as softmax.wgsl after the unfused scalar mul and mask add: x = s·scale + mask, max-subtracted,
+//   exp(x − m)·(1/Σ); the same f32 operations in the same order.
 override WG: u32 = 64u;
 override DROP: u32 = 0u;
 override GATE: u32 = 0u;
-override DH: u32 = 64u;
-const DH_MAX = 64u;
-struct Params { B: u32, T: u32, H: u32, Dh: u32, scale: f32, k0: u32, k1: u32, thresh: u32, keep: f32, gs: u32 }
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;
+struct Params { rows: u32, T: u32, H: u32, scale: f32, k0: u32, k1: u32, thresh: u32, keep: f32, gs: u32 }
+@group(0) @binding(0) var<storage, read> s: array<f32>;
 @group(0) @binding(1) var<storage, read> mask: array<f32>;
 @group(0) @binding(2) var<storage, read> gate: array<f32>;
-@group(0) @binding(3) var<storage, read_write> ctx: array<f32>;
-@group(0) @binding(4) var<storage, read_write> probs: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dropped: array<f32>;
+@group(0) @binding(3) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dropped: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gated: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
 fn rotl(v: u32, r: u32) -> u32 { return (v << r) | (v >> (32u - r)); }
@@ -53,55 +50,35 @@ fn threefry(c0: u32) -> vec2u {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let flat = wg.x + wg.y * nwg.x;
+  let row = (wg.x + wg.y * nwg.x) * WG + lane;
+  if (row >= params.rows) { return; }
   let T = params.T;
-  let H = params.H;
-  let Dh = params.Dh;
-  if (flat >= params.B * H) { return; }
-  let b = flat / H;
-  let h = flat % H;
-  let D = H * Dh;
-  let ld = 3u * D;
+  let bh = row / T;
+  let mb = (bh / params.H) * T;
+  let base = row * T;
+  var m = -3.402823466e38;
+  for (var j = 0u; j < T; j++) { m = max(m, s[base + j] * params.scale + mask[mb + j]); }
+  var sum = 0.0;
+  for (var j = 0u; j < T; j++) { sum += exp(s[base + j] * params.scale + mask[mb + j] - m); }
+  let inv = 1.0 / sum;
   var g = 1.0;
-  if (GATE == 1u) { g = gate[b * params.gs + h]; }
-  var q: array<f32, DH_MAX>;
-  var acc: array<f32, DH_MAX>;
-  // Uniform loops (lanes past T redo row T − 1 and store nothing): k and v loads stay workgroup-uniform.
-  for (var i0 = 0u; i0 < T; i0 += WG) {
-    let live = i0 + lane < T;
-    let i = min(i0 + lane, T - 1u);
-    let qb = (b * T + i) * ld + h * Dh;
-    for (var d = 0u; d < DH; d++) { q[d] = qkv[qb + d]; acc[d] = 0.0; }
-    let row = (flat * T + i) * T;
-    var m = -3.402823466e38;
-    for (var j = 0u; j < T; j++) {
-      let kb = (b * T + j) * ld + D + h * Dh;
-      var s = 0.0;
-      for (var d = 0u; d < DH; d++) { s += q[d] * qkv[kb + d]; }
-      s = s * params.scale + mask[b * T + j];
-      if (live) { probs[row + j] = s; }
-      m = max(m, s);
-    }
-    var sum = 0.0;
-    for (var j = 0u; j < T; j++) { sum += exp(probs[row + j] - m); }
-    let inv = 1.0 / sum;
+  if (GATE == 1u) { g = gate[(bh / params.H) * params.gs + bh % params.H]; }
+  // Counter c covers elements 2c and 2c + 1 (one hash per pair, as random.wgsl); a row may start mid-pair.
+  for (var c = base >> 1u; c <= (base + T - 1u) >> 1u; c++) {
     var w = vec2u(0u);
-    for (var j = 0u; j < T; j++) {
-      let p = exp(probs[row + j] - m) * inv;
-      if (live) { probs[row + j] = p; }
-      var pd = p;
-      if (DROP == 1u) {
-        let e = row + j;
-        if (j == 0u || (e & 1u) == 0u) { w = threefry(e >> 1u); }
-        let word = select(w.x, w.y, (e & 1u) == 1u);
-        pd = select(p * params.keep, 0.0, (word >> 8u) < params.thresh);
-        if (live) { dropped[e] = pd; }
+    if (DROP == 1u) { w = threefry(c); }
+    for (var k = 0u; k < 2u; k++) {
+      let e = 2u * c + k;
+      if (e >= base && e < base + T) {
+        let p = exp(s[e] * params.scale + mask[mb + e - base] - m) * inv;
+        probs[e] = p;
+        var pd = p;
+        if (DROP == 1u) {
+          pd = select(p * params.keep, 0.0, (w[k] >> 8u) < params.thresh);
+          dropped[e] = pd;
+        }
+        if (GATE == 1u) { gated[e] = pd * g; }
       }
-      if (GATE == 1u) { pd = pd * g; }
-      let vb = (b * T + j) * ld + 2u * D + h * Dh;
-      for (var d = 0u; d < DH; d++) { acc[d] += pd * qkv[vb + d]; }
     }
-    let cb = (b * T + i) * D + h * Dh;
-    if (live) { for (var d = 0u; d < DH; d++) { ctx[cb + d] = acc[d]; } }
   }
 }

@@ -13,7 +13,7 @@ override TM4: u32 = 1u;
 override TN4: u32 = 1u;
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
-struct Params { M: u32, N: u32, K: u32, tilesN: u32, tilesM: u32, total: u32, rank: u32, pad: u32, dims: array<vec4u, 3> }
+struct Params { M: u32, N: u32, K: u32, tilesN: u32, tilesM: u32, total: u32, rank: u32, pad: u32, dims: array<vec4u, 3>, cs: vec4u, ld: vec4u, base: vec4u }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
@@ -64,22 +64,23 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   var z = flat / params.tilesN;
   let tm = z % params.tilesM;
   z = z / params.tilesM;
-  let coff = z * M * N;
-  var aoff = 0u;
-  var boff = 0u;
+  var aoff = params.base.x;
+  var boff = params.base.y;
+  var coff = params.base.z;
   for (var d = i32(params.rank) - 1; d >= 0; d--) {
     let n = dim(u32(d));
     aoff += (z % n) * dim(4u + u32(d));
     boff += (z % n) * dim(8u + u32(d));
+    coff += (z % n) * params.cs[d];
     z = z / n;
   }
   let m0 = (tm * WGY + lid.y) * TM4 * 4u;
   let n0 = (tn * WGX + lid.x) * TN4 * 4u;
   // Per-thread element strides along m and k of a, and along k and n of b.
-  let sam = select(K, 1u, TRANS_A == 1u);
-  let sak = select(1u, M, TRANS_A == 1u);
-  let sbk = select(N, 1u, TRANS_B == 1u);
-  let sbn = select(1u, K, TRANS_B == 1u);
+  let sam = select(params.ld.x, 1u, TRANS_A == 1u);
+  let sak = select(1u, params.ld.x, TRANS_A == 1u);
+  let sbk = select(params.ld.y, 1u, TRANS_B == 1u);
+  let sbn = select(1u, params.ld.y, TRANS_B == 1u);
   var acc: array<vec4f, 32>;
   var av: array<f32, 16>;
   var bv: array<f32, 16>;
@@ -95,7 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   for (var i = 0u; i < 4u * TM4; i++) {
     if (m0 + i < M) {
       for (var j = 0u; j < 4u * TN4; j++) {
-        if (n0 + j < N) { store(coff + (m0 + i) * N + n0 + j, n0 + j, acc[i * TN4 + j / 4u][j % 4u]); }
+        if (n0 + j < N) { store(coff + (m0 + i) * params.ld.z + n0 + j, n0 + j, acc[i * TN4 + j / 4u][j % 4u]); }
       }
     }
   }

@@ -13,7 +13,8 @@ override BIAS: u32 = 0u;
 override ACT: u32 = 0u;
 override TN4: u32 = 2u;
 override WGY: u32 = 8u;
-struct Params { M: u32, N: u32, K: u32, tilesN: u32, tilesM: u32, total: u32, rank: u32, pad: u32, dims: array<vec4u, 3> }
+// ld: row strides of a, b, c (lda, ldb, ldc, -); base: element offsets of a, b, c; cs: c's batch strides.
+struct Params { M: u32, N: u32, K: u32, tilesN: u32, tilesM: u32, total: u32, rank: u32, pad: u32, dims: array<vec4u, 3>, cs: vec4u, ld: vec4u, base: vec4u }
 @group(0) @binding(0) var<storage, read> a: array<vec4f>;
 @group(0) @binding(1) var<storage, read> b: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
@@ -63,10 +64,10 @@ fn loadA(off: u32, m0: u32, k: u32, lane: u32) {
   let K = params.K;
   var mine: vec4f;
   if (TRANS_A == 0u) {
-    mine = a[(off + min(m0 + lane, M - 1u) * K + k) / 4u];
+    mine = a[(off + min(m0 + lane, M - 1u) * params.ld.x + k) / 4u];
   } else {
     let kr = k + lane / 2u;
-    mine = select(vec4f(0.0), a[(off + min(kr, K - 1u) * M + min(m0 + 4u * (lane % 2u), M - 4u)) / 4u], kr < K);
+    mine = select(vec4f(0.0), a[(off + min(kr, K - 1u) * params.ld.x + min(m0 + 4u * (lane % 2u), M - 4u)) / 4u], kr < K);
   }
   ablk[0] = subgroupBroadcast(mine, 0u);
   ablk[1] = subgroupBroadcast(mine, 1u);
@@ -86,11 +87,11 @@ fn loadB(off: u32, n0: u32, k: u32) {
     for (var q = 0u; q < 4u; q++) {
       let kr = min(k + q, K - 1u);
       for (var t = 0u; t < TN4; t++) {
-        bblk[q * TN4 + t] = select(vec4f(0.0), b[(off + kr * N + min(n0 + 4u * t, N - 4u)) / 4u], k + q < K);
+        bblk[q * TN4 + t] = select(vec4f(0.0), b[(off + kr * params.ld.y + min(n0 + 4u * t, N - 4u)) / 4u], k + q < K);
       }
     }
   } else {
-    for (var j = 0u; j < 4u * TN4; j++) { bblk[j] = b[(off + min(n0 + j, N - 1u) * K + k) / 4u]; }
+    for (var j = 0u; j < 4u * TN4; j++) { bblk[j] = b[(off + min(n0 + j, N - 1u) * params.ld.y + k) / 4u]; }
   }
 }
 
@@ -116,13 +117,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var z = flat / params.tilesN;
     let tm = z % params.tilesM;
     z = z / params.tilesM;
-    let coff = z * M * N;
-    var aoff = 0u;
-    var boff = 0u;
+    var aoff = params.base.x;
+    var boff = params.base.y;
+    var coff = params.base.z;
     for (var d = i32(params.rank) - 1; d >= 0; d--) {
       let n = dim(u32(d));
       aoff += (z % n) * dim(4u + u32(d));
       boff += (z % n) * dim(8u + u32(d));
+      coff += (z % n) * params.cs[d];
       z = z / n;
     }
     let m0 = (tm * WGY + lid.y) * 8u;
@@ -139,7 +141,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var i = 0u; i < 8u; i++) {
       if (m0 + i < M) {
         for (var j = 0u; j < 4u * TN4; j++) {
-          if (n0 + j < N) { store(coff + (m0 + i) * N + n0 + j, n0 + j, acc[i * TN4 + j / 4u][j % 4u]); }
+          if (n0 + j < N) { store(coff + (m0 + i) * params.ld.z + n0 + j, n0 + j, acc[i * TN4 + j / 4u][j % 4u]); }
         }
       }
     }

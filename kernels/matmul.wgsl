@@ -3,9 +3,12 @@
 //   to u (linear + GELU in one dispatch). Unused epilogue bindings are bound to 1-element stand-ins.
 // bindings: 0 a (read, vec4) [.., M, K] or [.., K, M]; 1 b (read, vec4) [.., K, N] or [.., N, K]; 2 bias
 //   (read) [N]; 3 c (write) [batch, M, N]; 4 u (write) [batch, M, N] (ACT 1);
-//   5 params { M, N, K, tilesN, tilesM, total, rank, dims }, dims (12 u32):
-//   batch shape [0..4), a and b batch strides in elements [4..8), [8..12) (0 on broadcast axes).
-// The contiguous dimension of a and of b must be a multiple of 4 (else matmul-scalar.wgsl is used).
+//   5 params { M, N, K, tilesN, tilesM, total, rank, dims, cs, ld, base }, dims (12 u32): batch shape
+//   [0..4), a and b batch strides in elements [4..8), [8..12) (0 on broadcast axes); cs: c's batch strides;
+//   ld: row strides (lda, ldb, ldc) and base: element offsets of a, b, c — strided views, e.g. one head of
+//   a packed [B, T, 3·H·Dh] tensor, read and written in place.
+// The contiguous dimension, row stride, offset and batch strides of a and of b must be multiples of 4 (else
+//   matmul-scalar.wgsl is used).
 // geometry: tilesN·tilesM·batch workgroups folded into x/y; a workgroup computes a (WGY·TM)×(WGX·TN)
 //   tile of c, each thread a TM×TN block (TM = 4·TM4, TN = 4·TN4), k in chunks of 4.
 //   SHARED 0: each thread loads its own rows of a and columns of b (no workgroup memory or barriers;
@@ -22,7 +25,8 @@ override TN4: u32 = 1u;
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
 override BK: u32 = 16u;
-struct Params { M: u32, N: u32, K: u32, tilesN: u32, tilesM: u32, total: u32, rank: u32, pad: u32, dims: array<vec4u, 3> }
+// ld: row strides of a, b, c (lda, ldb, ldc, -); base: element offsets of a, b, c; cs: c's batch strides.
+struct Params { M: u32, N: u32, K: u32, tilesN: u32, tilesM: u32, total: u32, rank: u32, pad: u32, dims: array<vec4u, 3>, cs: vec4u, ld: vec4u, base: vec4u }
 @group(0) @binding(0) var<storage, read> a: array<vec4f>;
 @group(0) @binding(1) var<storage, read> b: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
@@ -73,12 +77,12 @@ fn loadA(off: u32, m0: u32, k: u32) {
   let M = params.M;
   let K = params.K;
   if (TRANS_A == 0u) {
-    for (var i = 0u; i < 4u * TM4; i++) { ablk[i] = a[(off + min(m0 + i, M - 1u) * K + k) / 4u]; }
+    for (var i = 0u; i < 4u * TM4; i++) { ablk[i] = a[(off + min(m0 + i, M - 1u) * params.ld.x + k) / 4u]; }
   } else {
     for (var q = 0u; q < 4u; q++) {
       let kr = min(k + q, K - 1u);
       for (var t = 0u; t < TM4; t++) {
-        ablk[q * TM4 + t] = select(vec4f(0.0), a[(off + kr * M + min(m0 + 4u * t, M - 4u)) / 4u], k + q < K);
+        ablk[q * TM4 + t] = select(vec4f(0.0), a[(off + kr * params.ld.x + min(m0 + 4u * t, M - 4u)) / 4u], k + q < K);
       }
     }
   }
@@ -92,11 +96,11 @@ fn loadB(off: u32, n0: u32, k: u32) {
     for (var q = 0u; q < 4u; q++) {
       let kr = min(k + q, K - 1u);
       for (var t = 0u; t < TN4; t++) {
-        bblk[q * TN4 + t] = select(vec4f(0.0), b[(off + kr * N + min(n0 + 4u * t, N - 4u)) / 4u], k + q < K);
+        bblk[q * TN4 + t] = select(vec4f(0.0), b[(off + kr * params.ld.y + min(n0 + 4u * t, N - 4u)) / 4u], k + q < K);
       }
     }
   } else {
-    for (var j = 0u; j < 4u * TN4; j++) { bblk[j] = b[(off + min(n0 + j, N - 1u) * K + k) / 4u]; }
+    for (var j = 0u; j < 4u * TN4; j++) { bblk[j] = b[(off + min(n0 + j, N - 1u) * params.ld.y + k) / 4u]; }
   }
 }
 
@@ -128,7 +132,7 @@ fn stageA(off: u32, mb: u32, k0: u32, lane: u32) {
     for (var e = lane; e < BM4 * BK; e += WGX * WGY) {
       let row = e / (BK / 4u);
       let k = k0 + 4u * (e % (BK / 4u));
-      let v = select(vec4f(0.0), a[(off + min(mb + row, M - 1u) * K + min(k, K - 4u)) / 4u], k < K);
+      let v = select(vec4f(0.0), a[(off + min(mb + row, M - 1u) * params.ld.x + min(k, K - 4u)) / 4u], k < K);
       let s = (k - k0) * BM4 + row / 4u;
       let r = row % 4u;
       As[s][r] = v.x; As[s + BM4][r] = v.y; As[s + 2u * BM4][r] = v.z; As[s + 3u * BM4][r] = v.w;
@@ -136,7 +140,7 @@ fn stageA(off: u32, mb: u32, k0: u32, lane: u32) {
   } else {
     for (var e = lane; e < BM4 * BK; e += WGX * WGY) {
       let k = k0 + e / BM4;
-      As[e] = select(vec4f(0.0), a[(off + min(k, K - 1u) * M + min(mb + 4u * (e % BM4), M - 4u)) / 4u], k < K);
+      As[e] = select(vec4f(0.0), a[(off + min(k, K - 1u) * params.ld.x + min(mb + 4u * (e % BM4), M - 4u)) / 4u], k < K);
     }
   }
 }
@@ -148,13 +152,13 @@ fn stageB(off: u32, nb: u32, k0: u32, lane: u32) {
   if (TRANS_B == 0u) {
     for (var e = lane; e < BN4 * BK; e += WGX * WGY) {
       let k = k0 + e / BN4;
-      Bs[e] = select(vec4f(0.0), b[(off + min(k, K - 1u) * N + min(nb + 4u * (e % BN4), N - 4u)) / 4u], k < K);
+      Bs[e] = select(vec4f(0.0), b[(off + min(k, K - 1u) * params.ld.y + min(nb + 4u * (e % BN4), N - 4u)) / 4u], k < K);
     }
   } else {
     for (var e = lane; e < BN4 * BK; e += WGX * WGY) {
       let col = e / (BK / 4u);
       let k = k0 + 4u * (e % (BK / 4u));
-      let v = select(vec4f(0.0), b[(off + min(nb + col, N - 1u) * K + min(k, K - 4u)) / 4u], k < K);
+      let v = select(vec4f(0.0), b[(off + min(nb + col, N - 1u) * params.ld.y + min(k, K - 4u)) / 4u], k < K);
       let s = (k - k0) * BN4 + col / 4u;
       let r = col % 4u;
       Bs[s][r] = v.x; Bs[s + BN4][r] = v.y; Bs[s + 2u * BN4][r] = v.z; Bs[s + 3u * BN4][r] = v.w;
@@ -186,13 +190,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var z = flat / params.tilesN;
     let tm = z % params.tilesM;
     z = z / params.tilesM;
-    let coff = z * M * N;
-    var aoff = 0u;
-    var boff = 0u;
+    var aoff = params.base.x;
+    var boff = params.base.y;
+    var coff = params.base.z;
     for (var d = i32(params.rank) - 1; d >= 0; d--) {
       let n = dim(u32(d));
       aoff += (z % n) * dim(4u + u32(d));
       boff += (z % n) * dim(8u + u32(d));
+      coff += (z % n) * params.cs[d];
       z = z / n;
     }
     let mb = tm * WGY * TM4 * 4u;
@@ -217,7 +222,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var i = 0u; i < 4u * TM4; i++) {
       if (m0 + i < M) {
         for (var j = 0u; j < 4u * TN4; j++) {
-          if (n0 + j < N) { store(coff + (m0 + i) * N + n0 + j, n0 + j, acc[i * TN4 + j / 4u][j % 4u]); }
+          if (n0 + j < N) { store(coff + (m0 + i) * params.ld.z + n0 + j, n0 + j, acc[i * TN4 + j / 4u][j % 4u]); }
         }
       }
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian (bookworm) machine: a WebGPU adapter (Mesa lavapipe >= 25
-# from bookworm-backports when none is found) and the npm dependencies (npm ci). Safe to run repeatedly.
+# from bookworm-backports when none is found), Debian's chromium for the browser tests (test/browser/,
+# never a downloaded browser) and the npm dependencies (npm ci). Safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -22,6 +23,17 @@ have_adapter() { node --input-type=module -e "
   const gpu = create([]);
   const a = await gpu.requestAdapter();
   process.exit(a ? 0 : 1);" >/dev/null 2>&1; }
+
+# Headless Chromium (WebGPU on SwiftShader) for the browser tests; DAS_CHROMIUM names another binary.
+if [ -z "${DAS_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "${DAS_NO_APT:-}" != 1 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+    echo "[setup] installing Debian's chromium for the browser tests" >&2
+    sudo_ apt-get update -qq
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  else
+    echo "[setup] no /usr/bin/chromium and no apt: the browser tests need Chromium (set DAS_CHROMIUM=/path/to/chromium)" >&2
+  fi
+fi
 
 if have_adapter; then exit 0; fi
 if [ "${DAS_NO_APT:-}" = 1 ] || ! command -v apt-get >/dev/null || [ ! -f /etc/debian_version ]; then

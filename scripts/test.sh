@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 export DAS_REQUIRE_WEBGPU="${DAS_REQUIRE_WEBGPU:-1}"
 bash scripts/setup.sh
+node scripts/kernels.mjs   # src/backend/webgpu/kernel-sources.ts from kernels/ (written only when it changed)
 npx tsc --noEmit -p tsconfig.json
 npx vitest run "$@"

@@ -27,7 +27,8 @@ export { linearSchedule, warmupFor } from './optim/schedule.js';
 // DAS
 export {
   type ImportanceSet, type ImportanceBatch, type ImportanceLoss, type ImportanceResult, type Aggregation, type UnitKind,
-  UNIT_KINDS, computeImportance, gateGrads, normalizeImportance, normalizeSet, maxAccumulate, toLayerGates, unitWidths,
+  UNIT_KINDS, computeImportance, gateGrads, normalizeImportance, normalizeSet, maxAccumulate, toLayerGates, unitWidths, emptySums, addBatch, rawImportance,
+  type ImportanceSums,
 } from './das/importance.js';
 export { type SubsetOptions, importanceBatches } from './das/importance-subset.js';
 export {

@@ -18,7 +18,7 @@ const common = (quick: boolean): FlagSpecs => ({
   steps: { kind: 'int', help: `optimizer steps per domain (default ${D.steps}${quick ? '; --quick 30' : ''})`, gt: 0 },
   'batch-size': { kind: 'int', help: `chunks per step (default ${D.batchSize}${quick ? '; --quick 8' : ''})`, gt: 0 },
   'seq-len': { kind: 'int', help: `tokens per chunk (default ${D.seqLen}${quick ? '; --quick 64' : ''}; the paper uses 164)`, gt: 0 },
-  'grad-accum': { kind: 'int', help: 'micro-batches per optimizer step (gradient accumulation): a step trains on grad-accum × batch-size chunks, batch-size at a time, and equals one batch of that size to f32 rounding, except that DAS\'s contrastive in-batch negatives are those of each micro-batch (docs/method.md §6.3); the soft mask is applied once per step', default: 1, gt: 0 },
+  'grad-accum': { kind: 'int', help: 'micro-batches per optimizer step (gradient accumulation): a step trains on grad-accum × batch-size chunks, batch-size at a time, and equals one batch of that size to f32 rounding (micro-batches draw their own dropout masks), except that DAS\'s contrastive in-batch negatives are those of each micro-batch (docs/method.md §6.3); the soft mask is applied once per step', default: 1, gt: 0 },
   lr: { kind: 'number', help: `peak learning rate; linear warm-up over 10 % of the steps, then linear decay (default ${D.lr}, docs/method.md §7.1)`, gt: 0 },
   'contrast-weight': { kind: 'number', help: `λ in L_MLM + λ·L_CKI (default ${contrastDefaults.contrastWeight}, docs/method.md §12.11)`, min: 0 },
   'reference-compat': { kind: 'boolean', help: 'reproduce the reference code: soft-mask axes, tiled contrastive pairs, MLM importance on original ids, cumulative signed aggregation, KL proxy without dropout' },

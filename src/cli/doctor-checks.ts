@@ -28,6 +28,15 @@ function withVariant(x: Tensor, v: o.MatmulVariant, f: () => Tensor): Tensor {
 
 const pos = { lo: 0.1, hi: 4 };
 
+/** Gradients (qkv, then per-example head gates) of Σ attention(qkv)·tanh(…) with dropout: both fused kernels and their products. */
+function attentionGrads(qkv: Tensor, mask: Tensor, gate: Tensor): Tensor {
+  const g = valueAndGrad((a: { q: Tensor; g: Tensor }) => {
+    const y = o.attention(a.q, mask, { heads: 2, dropout: { key: o.key(5), p: 0.2 }, gate: a.g });
+    return o.sum(o.mul(y, o.tanh(o.scalarOp('mul', y, 3))));
+  }, ['q', 'g'])({ q: qkv, g: gate })[1];
+  return o.concat([o.reshape(g.q, [-1]), o.reshape(g.g, [-1])], 0);
+}
+
 export function doctorChecks(): DoctorCheck[] {
   const unary: DoctorCheck[] = ([
     ['neg', o.neg, {}], ['exp', o.exp, {}], ['log', o.log, pos], ['sqrt', o.sqrt, pos], ['rsqrt', o.rsqrt, pos],
@@ -57,6 +66,12 @@ export function doctorChecks(): DoctorCheck[] {
     { name: 'layer norm + backward', kernels: ['layer-norm', 'layer-norm-backward'], inputs: [{ shape: [7, 24] }], run: gradOf((x) => o.layerNorm(x, o.add(o.full([24], 1, { backend: x.backend }), o.sum(x, 0)), o.full([24], 0.1, { backend: x.backend }))), rtol: 1e-3, atol: 1e-4 },
     { name: 'cross-entropy + backward', kernels: ['cross-entropy', 'cross-entropy-backward'], inputs: [{ shape: [10, 17] }, { shape: [10], dtype: 'i32', int: 17 }], run: (x, y) => valueAndGrad((a: { x: Tensor }) => o.crossEntropy(a.x, y), ['x'])({ x })[1].x },
     { name: 'dropout (counter RNG)', kernels: ['random'], inputs: [{ shape: [300] }], run: (x) => o.add(o.dropout(o.key(7), x, 0.3), o.randomUniform(o.key(3), [300], { backend: x.backend })) },
+    { name: 'linear: bias epilogue (auto variant)', kernels: ['matmul', 'matmul-subgroup'], inputs: [{ shape: [3, 13, 64] }, { shape: [52, 64] }, { shape: [52] }], run: (x, w, b) => o.linear(x, w, b), rtol: 1e-4 },
+    { name: 'linear: bias + GELU epilogue (registers)', kernels: ['matmul'], inputs: [{ shape: [37, 64] }, { shape: [20, 64] }, { shape: [20] }], run: (x, w, b) => withVariant(x, 'registers', () => o.linear(x, w, b, { act: 'gelu' })), rtol: 1e-4, atol: 1e-5 },
+    { name: 'linear: GELU epilogue, odd sizes (scalar)', kernels: ['matmul-scalar'], inputs: [{ shape: [13, 7] }, { shape: [5, 7] }, { shape: [5] }], run: (x, w, b) => o.linear(x, w, b, { act: 'gelu' }), rtol: 1e-4, atol: 1e-5 },
+    { name: 'linear + GELU backward (geluBackward)', kernels: ['unary', 'random'], inputs: [{ shape: [9, 16] }], run: gradOf((x) => o.linear(x, o.randomUniform(o.key(2), [16, 16], { backend: x.backend, low: -1, high: 1 }), o.randomUniform(o.key(4), [16], { backend: x.backend }), { act: 'gelu' })), rtol: 1e-4, atol: 1e-5 },
+    { name: 'attention + backward (mask, dropout, gates)', kernels: ['attention', 'attention-backward', 'matmul-scalar'], inputs: [{ shape: [2, 13, 48] }, { shape: [2, 13], lo: -3, hi: 0 }, { shape: [2, 2], lo: 0.5, hi: 1.5 }], run: attentionGrads, rtol: 1e-3, atol: 1e-5 },
+    { name: 'residual add + layer norm + backward', kernels: ['layer-norm', 'layer-norm-backward'], inputs: [{ shape: [7, 24] }, { shape: [24] }], run: (x, r) => valueAndGrad((a: { x: Tensor; r: Tensor }) => o.sum(o.mul(o.addLayerNorm(a.x, a.r, o.add(o.full([24], 1, { backend: x.backend }), a.r), a.r), o.tanh(a.x))), ['x', 'r'])({ x, r })[1].x, rtol: 1e-3, atol: 1e-4 },
     { name: 'fused AdamW', kernels: ['adamw'], inputs: [{ shape: [200] }, { shape: [200] }, { shape: [200] }, { shape: [200], lo: 0, hi: 1 }], run: (p, g, m, v) => o.adamwUpdate(p, g, m, v, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01, step: 3 })[0] },
   ];
 }

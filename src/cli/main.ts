@@ -18,6 +18,7 @@ const commands: Record<string, Command> = {
   run: { summary: 'a whole domain sequence (das | ncl | one): progressive matrix, forgetting rate, transfer; resumable', run: async (a) => (await import('./continual.js')).runCommand(a) },
   grads: { summary: 'gradient of the mean MLM loss over a JSONL file, under Hugging Face names', run: async (a) => (await import('./grads.js')).gradsCommand(a) },
   bench: { summary: 'kernels and training steps beside tfjs, jax-js and PyTorch (repo checkout; --quick, --help)', run: bench },
+  serve: { summary: 'serve the browser site of npm run web: the DAS explorer and the bench page (http://127.0.0.1:8080/)', run: async (a) => (await import('./serve.js')).serveCommand(a) },
 };
 
 const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';

@@ -18,7 +18,7 @@ const flags: FlagSpecs = {
   'init-range': { kind: 'number', help: 'from scratch: std of the normal initialisation', default: 0.02, gt: 0 },
   steps: { kind: 'int', help: 'optimizer steps', default: 1000, gt: 0 },
   'batch-size': { kind: 'int', help: 'chunks per step', default: 16, gt: 0 },
-  'grad-accum': { kind: 'int', help: 'micro-batches per optimizer step (gradient accumulation): a step trains on grad-accum × batch-size chunks, batch-size at a time; the same update as one batch of that size, to f32 rounding', default: 1, gt: 0 },
+  'grad-accum': { kind: 'int', help: 'micro-batches per optimizer step (gradient accumulation): a step trains on grad-accum × batch-size chunks, batch-size at a time; the same update as one batch of that size, to f32 rounding (micro-batches draw their own dropout masks)', default: 1, gt: 0 },
   'seq-len': { kind: 'int', help: 'tokens per chunk', default: 64, gt: 0 },
   lr: { kind: 'number', help: 'peak learning rate', default: 5e-4, gt: 0 },
   warmup: { kind: 'number', help: 'warm-up proportion of the steps', default: 0.06, min: 0, max: 1 },

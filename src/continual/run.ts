@@ -13,8 +13,12 @@
 //   timings.json                               wall time and base-model phases of each finished invocation
 //   results.json, results.md, log.txt, plots/*.svg (loss curves, DAS importance, progressive matrices, held-out MLM loss)
 //   results.json also holds the settings, backend, version and per-phase timings (report.ts RunMeta)
+//   locks/<part>.lock                          held while a process works on a part (shards.ts, io/lock.ts)
+//   shards/<K>-of-<N>.json                     written when `--shard K/N` has finished its parts
 // Every step is recognised as finished by its output files (written atomically), so an interrupted
-// run continues where it stopped and never redoes a finished domain.
+// run continues where it stopped and never redoes a finished domain. The work falls into independent
+// parts (base fine-tunes per seed, base held-out loss, method × seed chains; shards.ts), each run under
+// a lock, so several processes (`--shard K/N`) can share one run directory.
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';

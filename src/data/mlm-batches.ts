@@ -3,7 +3,7 @@
 // All randomness is counter-based Threefry (src/ops/random.ts): a batch is a pure function of
 // (seed, step), so a resumed run sees exactly the batches of an uninterrupted one. Over text and
 // arrays only (runs in a browser too); mlm-data.ts adds the corpus files and re-exports this module.
-import type { SpecialIds, Tokenizer } from '../io/tokenizer/index.js';
+import type { SpecialIds, Tokenizer } from '../io/tokenizer/tokenizer.js';
 import { IGNORE, type HostBatch } from '../nn/mlm.js';
 import { foldIn, key as seedKey, splitKey, threefry2x32, type Key } from '../ops/random.js';
 

@@ -4,7 +4,7 @@
 import { add, div, mul, scalarOp } from '../ops/binary.js';
 import { sum } from '../ops/reduce.js';
 import { gather } from '../ops/embedding.js';
-import { ATTENTION_MAX_HEAD_DIM, attention as fusedAttention } from '../ops/attention.js';
+import { attention as fusedAttention } from '../ops/attention.js';
 import { addLayerNorm, layerNorm } from '../ops/layer-norm.js';
 import { linear, linearComposed, matmul } from '../ops/matmul.js';
 import { concat, permute, slice } from '../ops/movement.js';
@@ -73,9 +73,8 @@ export function embed(cfg: RobertaConfig, p: EncoderParams['embeddings'], b: Bat
   return drop(addNorm(e, typeRow, p.norm, cfg.layerNormEps, fused), cfg.hiddenDropout, 'embeddings', 0, src);
 }
 
-/** Whether attention runs as one fused op: library-RNG dropout (or none) and heads the kernels take. */
-const fusable = (cfg: RobertaConfig, src: DropoutSource | undefined): boolean =>
-  cfg.headDim <= ATTENTION_MAX_HEAD_DIM && !(src !== undefined && 'masks' in src && cfg.attentionDropout > 0);
+/** Whether attention runs as the fused op: dropout from the library RNG (or none), not explicit masks. */
+const fusable = (cfg: RobertaConfig, src: DropoutSource | undefined): boolean => !(src !== undefined && 'masks' in src && cfg.attentionDropout > 0);
 
 /** q | k | v in one product (weights concatenated per call), then the fused attention op. [B,T,D] → [B,T,D] */
 function attentionFused(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, gate: Tensor | undefined, src?: DropoutSource): Tensor {

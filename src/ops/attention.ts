@@ -1,21 +1,20 @@
-// Fused multi-head self-attention: scores, additive mask, softmax, dropout on the probabilities, head
-// gates and ·V in one dispatch (kernels/attention.wgsl), and its VJP in one more
-// (kernels/attention-backward.wgsl). The unfused composition (matmul, scale, mask add, softmax, dropout,
-// gate, matmul) is the reference; these are the same maths with the same dropout bits.
+// Fused multi-head self-attention on packed projections: scores, scale, additive mask, softmax, dropout
+// on the probabilities, head gates and ·V. On WebGPU: two products on the matmul kernels that read each head
+// of the packed qkv in place (no permutes) and write ctx straight into [B, T, H·Dh], around one row pass
+// (kernels/attention.wgsl); the VJP is four products around kernels/attention-backward.wgsl. The
+// unfused composition (`attentionComposed`: slices, permutes, matmul, scale, mask add, softmax, dropout,
+// gate, matmul) is the reference: the same maths with the same dropout bits.
 import type { HostArray } from '../tensor/dtype.js';
 import { ShapeError, fmt } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { apply, defineOp, expectFloat, sameDtype } from './define.js';
 import { add, mul, scalarOp } from './binary.js';
-import { matmul } from './matmul.js';
+import { type Gemm, gemm, matmul } from './matmul.js';
 import { permute, slice } from './movement.js';
 import { type Key, dropout, threefry2x32 } from './random.js';
 import { softmax } from './softmax.js';
 import { sum } from './reduce.js';
 import { reshape } from './reshape.js';
-
-/** The kernels keep a query row and an output row in registers: heads up to this width. */
-export const ATTENTION_MAX_HEAD_DIM = 64;
 
 interface AttentionParams {
   heads: number;
@@ -52,10 +51,8 @@ function check(op: string, qkv: Tensor, mask: Tensor, gate: Tensor | undefined, 
   }
 }
 
-function onGpu(op: string, qkv: Tensor, heads: number): void {
-  if (qkv.dtype !== 'f32') throw new ShapeError(op, `the WebGPU kernel takes f32, got ${qkv.dtype}`);
-  const Dh = dims(qkv, heads)[3];
-  if (Dh > ATTENTION_MAX_HEAD_DIM) throw new ShapeError(op, `the WebGPU kernel takes heads of width ≤ ${ATTENTION_MAX_HEAD_DIM}, got ${Dh}`);
+function onGpu(op: string, qkv: Tensor): void {
+  if (qkv.dtype !== 'f32') throw new ShapeError(op, `the WebGPU kernels take f32, got ${qkv.dtype}`);
 }
 
 const WG = 64;
@@ -65,7 +62,30 @@ const gateStride = (p: AttentionParams, H: number): number => (p.gate === 'batch
 /** The CPU dropout scale: f32 rounds it as the kernel does (random.ts). */
 const keepOf = (p: AttentionParams, dtype: string): number => (dtype === 'f32' ? Math.fround(p.keep) : p.keep);
 
-/** Visible ctx [B, T, H·Dh]; residuals probs [B, H, T, T] and, with dropout, the dropped probs. */
+/**
+ * The products on one head of packed [B, T, 3·H·Dh] qkv (batch axes B, H; read and written in place):
+ * `part` k is q (0), k (1) or v (2); `t` an operand [B, H, T, T]; `ctx` one of [B, T, H·Dh].
+ */
+function views(B: number, T: number, H: number, Dh: number) {
+  const D = H * Dh, ld = 3 * D;
+  const part = (k: number) => ({ ld, off: k * D, bs: [T * ld, Dh] });
+  const ctx = { ld: D, off: 0, bs: [T * D, Dh] };
+  const sq = { ld: T, off: 0, bs: [H * T * T, T * T] };
+  type View = { ld: number; off: number; bs: number[] };
+  return {
+    part, ctx, sq,
+    /** op(x)·op(y) → z, over the views. */
+    mm: (M: number, N: number, K: number, x: View, tx: boolean, y: View, ty: boolean, z: View): Gemm => ({
+      M, N, K, transA: tx, transB: ty, dims: [B, H], as: x.bs, bs: y.bs, cs: z.bs, lda: x.ld, ldb: y.ld, ldc: z.ld, a0: x.off, b0: y.off, c0: z.off,
+    }),
+  };
+}
+
+/**
+ * Visible ctx [B, T, H·Dh]; residuals probs [B, H, T, T], then dropout(probs) with dropout, then the gated
+ * probabilities with gates. WebGPU: scores = q·kᵀ (a matmul kernel on the packed heads), the row pass
+ * (attention.wgsl: scale, mask, softmax, dropout, gate), ctx = P·v written into [B, T, H·Dh]: three dispatches.
+ */
 export const attentionOp = defineOp<AttentionParams>({
   name: 'attention',
   visible: 1,
@@ -73,9 +93,10 @@ export const attentionOp = defineOp<AttentionParams>({
     check('attention', qkv, mask, gate, p);
     const [B, T, H, Dh] = dims(qkv, p.heads);
     const pr = { shape: [B, H, T, T], dtype: qkv.dtype };
-    return [{ shape: [B, T, H * Dh], dtype: qkv.dtype }, pr, ...(dropping(p) ? [pr] : [])];
+    return [{ shape: [B, T, H * Dh], dtype: qkv.dtype }, pr, ...(dropping(p) ? [pr] : []), ...(p.gate !== 'none' ? [pr] : [])];
   },
-  cpu: ([x, mask, gate], [ctx, probs, dropped], { inputs: [t], params: p }) => {
+  cpu: ([x, mask, gate], outs, { inputs: [t], params: p }) => {
+    const [ctx, probs] = outs, dropped = dropping(p) ? outs[2] : undefined, gated = p.gate !== 'none' ? outs[outs.length - 1] : undefined;
     const [B, T, H, Dh] = dims(t, p.heads), D = H * Dh, ld = 3 * D, keep = keepOf(p, t.dtype);
     const s = new Float64Array(T);
     for (let b = 0; b < B; b++) {
@@ -97,67 +118,81 @@ export const attentionOp = defineOp<AttentionParams>({
             const e = row + j, pj = Math.exp(s[j] - m) / z;
             probs[e] = pj;
             let pd = pj;
-            if (dropping(p)) {
+            if (dropped !== undefined) {
               const w = threefry2x32(p.key, e >>> 1, 0)[e & 1];
               pd = (w >>> 8) < p.thresh ? 0 : pj * keep;
               dropped[e] = pd;
             }
+            if (gated !== undefined) gated[e] = g * pd;
             for (let d = 0; d < Dh; d++) ctx[(b * T + i) * D + h * Dh + d] += g * pd * x[(b * T + j) * ld + 2 * D + h * Dh + d];
           }
         }
       }
     }
   },
-  gpu: (ctx, [qkv, mask, gate], [out, probs, dropped], p) => {
-    onGpu('attention', qkv, p.heads);
-    const [B, T, H, Dh] = dims(qkv, p.heads);
+  gpu: (ctx, [qkv, mask, gate], [out, probs, ...rest], p) => {
+    onGpu('attention', qkv);
+    const [B, T, H, Dh] = dims(qkv, p.heads), v = views(B, T, H, Dh);
+    const dropped = dropping(p) ? rest[0] : undefined, gated = p.gate !== 'none' ? rest[rest.length - 1] : undefined;
+    const scores = ctx.scratch([B, H, T, T], 'f32');
+    gemm(ctx, qkv, qkv, scores, v.mm(T, T, Dh, v.part(0), false, v.part(1), true, v.sq));
     ctx.dispatch({
-      kernel: 'attention', constants: { WG, DROP: +dropping(p), GATE: +(p.gate !== 'none'), DH: Dh },
-      uniforms: [B, T, H, Dh, { f32: p.scale }, p.key[0], p.key[1], p.thresh, { f32: p.keep }, gateStride(p, H)],
-      workgroups: B * H, bindings: [qkv, mask, gate ?? mask, out, probs, dropped ?? ctx.scratch([1], 'f32')],
+      kernel: 'attention', constants: { WG, DROP: +dropping(p), GATE: +(gated !== undefined) },
+      uniforms: [B * H * T, T, H, { f32: p.scale }, p.key[0], p.key[1], p.thresh, { f32: p.keep }, gateStride(p, H)],
+      workgroups: Math.ceil((B * H * T) / WG),
+      bindings: [scores, mask, gate ?? mask, probs, dropped ?? ctx.scratch([1], 'f32'), gated ?? ctx.scratch([1], 'f32')],
     });
+    gemm(ctx, gated ?? dropped ?? probs, qkv, out, v.mm(T, Dh, T, v.sq, false, v.part(2), false, v.ctx));
   },
-  vjp: ({ inputs: [qkv, , gate], outputs: [, probs, dropped], params: p, needs }, [g]) => {
+  vjp: ({ inputs: [qkv, , gate], outputs: [, probs, ...rest], params: p, needs }, [g]) => {
     const [B, , H] = dims(qkv, p.heads);
-    const ins = [qkv, probs, dropped ?? probs, g!, ...(gate ? [gate] : [])];
-    const [dqkv, dgate] = apply(attentionBackwardOp, ins, p);
-    const dg = gate === undefined || !needs[2] ? null : p.gate === 'batch' ? reshape(dgate, gate.shape) : reshape(sum(reshape(dgate, [B, H]), 0), gate.shape);
+    const dropped = dropping(p) ? rest[0] : probs, gated = p.gate !== 'none' ? rest[rest.length - 1] : dropped;
+    const [dqkv, dgate] = apply(attentionBackwardOp, [qkv, probs, dropped, gated, g!, ...(gate ? [gate] : [])], p);
+    const dg = gate === undefined || !needs[2] ? null
+      : reshape(p.gate === 'batch' ? sum(reshape(dgate, [B, H, -1]), 2) : sum(reshape(dgate, [B, H, -1]), [0, 2]), gate.shape);
     return [needs[0] ? dqkv : null, null, dg];
   },
 });
 
 /**
- * The VJP of attentionOp. Inputs [qkv, probs, dropped (probs without dropout), dctx, gate?]; outputs
- * [dqkv] or, with gates, [dqkv, dgate [B·H]] (per example; the caller sums over B for [H] gates).
- * First order only.
+ * The VJP of attentionOp. Inputs [qkv, probs, dropped, gated, dctx, gate?] (dropped = probs without dropout,
+ * gated = dropped without gates); outputs [dqkv] or, with gates, [dqkv, per-row shares of the gate's gradient
+ * [B·H·T]] (the caller sums them per head). WebGPU: dg = dctx·vᵀ, the row pass (attention-backward.wgsl),
+ * then dq = ds·k, dk = dsᵀ·q and dv = gatedᵀ·dctx written into one packed dqkv: five dispatches. First order only.
  */
 export const attentionBackwardOp = defineOp<AttentionParams>({
   name: 'attentionBackward',
-  shape: ([qkv, probs, dropped, dctx, gate], p) => {
-    expectFloat('attentionBackward', qkv, probs, dropped, dctx);
+  shape: ([qkv, probs, dropped, gated, dctx, gate], p) => {
+    expectFloat('attentionBackward', qkv, probs, dropped, gated, dctx);
     checkQkv('attentionBackward', qkv, p.heads);
     const [B, T, H, Dh] = dims(qkv, p.heads);
     if (p.gate !== 'none' && gate === undefined) throw new ShapeError('attentionBackward', 'the gate is missing');
-    if (probs.size !== B * H * T * T || dropped.size !== probs.size || dctx.size !== B * T * H * Dh) {
+    if ([probs, dropped, gated].some((t) => t.size !== B * H * T * T) || dctx.size !== B * T * H * Dh) {
       throw new ShapeError('attentionBackward', `inconsistent shapes: qkv ${fmt(qkv.shape)}, probs ${fmt(probs.shape)}, dctx ${fmt(dctx.shape)}`);
     }
     const out = { shape: qkv.shape, dtype: qkv.dtype };
-    return p.gate === 'none' ? [out] : [out, { shape: [B * H], dtype: qkv.dtype }];
+    return p.gate === 'none' ? [out] : [out, { shape: [B * H * T], dtype: qkv.dtype }];
   },
-  cpu: ([x, probs, dropped, dctx, gate], [dx, dgate], { inputs: [t], params: p }) => attentionBackwardCpu(x, probs, dropped, dctx, gate, dx, dgate, t.shape, p, keepOf(p, t.dtype)),
-  gpu: (ctx, [qkv, probs, dropped, dctx, gate], [dqkv, dgate], p) => {
-    onGpu('attentionBackward', qkv, p.heads);
-    const [B, T, H, Dh] = dims(qkv, p.heads);
+  cpu: ([x, probs, dropped, , dctx, gate], [dx, gpart], { inputs: [t], params: p }) =>
+    attentionBackwardCpu(x, probs, dropped, dctx, gate, dx, gpart, t.shape, p, keepOf(p, t.dtype)),
+  gpu: (ctx, [qkv, probs, dropped, gated, dctx, gate], [dqkv, gpart], p) => {
+    onGpu('attentionBackward', qkv);
+    const [B, T, H, Dh] = dims(qkv, p.heads), v = views(B, T, H, Dh);
+    const dg = ctx.scratch([B, H, T, T], 'f32'), ds = ctx.scratch([B, H, T, T], 'f32');
+    gemm(ctx, dctx, qkv, dg, v.mm(T, T, Dh, v.ctx, false, v.part(2), true, v.sq));
     ctx.dispatch({
       kernel: 'attention-backward', constants: { WG, DROP: +dropping(p), GATE: +(p.gate !== 'none') },
-      uniforms: [B, T, H, Dh, { f32: p.scale }, { f32: p.keep }, gateStride(p, H)],
-      workgroups: B * H, bindings: [qkv, probs, dropped, gate ?? probs, dctx, dqkv, ctx.scratch([B, H, T, T], 'f32'), dgate ?? ctx.scratch([1], 'f32')],
+      uniforms: [B * H * T, T, H, { f32: p.scale }, { f32: p.keep }, gateStride(p, H)],
+      workgroups: Math.ceil((B * H * T) / WG), bindings: [probs, dropped, dg, gate ?? probs, ds, gpart ?? ctx.scratch([1], 'f32')],
     });
+    gemm(ctx, ds, qkv, dqkv, v.mm(T, Dh, T, v.sq, false, v.part(1), false, v.part(0)));
+    gemm(ctx, ds, qkv, dqkv, v.mm(T, Dh, T, v.sq, true, v.part(0), false, v.part(1)));
+    gemm(ctx, gated, dctx, dqkv, v.mm(T, Dh, T, v.sq, true, v.ctx, false, v.part(2)));
   },
 });
 
 function attentionBackwardCpu(
-  x: HostArray, probs: HostArray, dropped: HostArray, dctx: HostArray, gate: HostArray | undefined, dx: HostArray, dgate: HostArray | undefined,
+  x: HostArray, probs: HostArray, dropped: HostArray, dctx: HostArray, gate: HostArray | undefined, dx: HostArray, gpart: HostArray | undefined,
   shape: readonly number[], p: AttentionParams, keep: number,
 ): void {
   const [B, T, W] = shape, H = p.heads, Dh = W / (3 * H), D = H * Dh, ld = 3 * D;
@@ -166,10 +201,9 @@ function attentionBackwardCpu(
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const g = gate === undefined ? 1 : gate[b * gateStride(p, H) + h];
-      let gsum = 0;
       for (let i = 0; i < T; i++) {
         const row = ((b * H + h) * T + i) * T;
-        let c = 0;
+        let c = 0, gsum = 0;
         for (let j = 0; j < T; j++) {
           let dp = 0;
           for (let d = 0; d < Dh; d++) dp += dctx[(b * T + i) * D + h * Dh + d] * x[(b * T + j) * ld + 2 * D + h * Dh + d];
@@ -188,8 +222,8 @@ function attentionBackwardCpu(
             dx[kj + D] += pd * dctx[(b * T + i) * D + h * Dh + d];
           }
         }
+        if (gpart !== undefined) gpart[(b * H + h) * T + i] = gsum;
       }
-      if (dgate !== undefined) dgate[b * H + h] = gsum;
     }
   }
 }

@@ -1,5 +1,7 @@
 // Shared pieces of pointwise kernels: workgroup count and the CPU erf used by both erf and GELU.
 export const WG = 256;
+/** Rounds as a tensor of `dtype` stores: CPU rules of fused ops round where the composition would (f32), so both give the same bits. */
+export const rounding = (dtype: string): ((v: number) => number) => (dtype === 'f32' ? Math.fround : (v) => v);
 export const elementGroups = (n: number, perThread = 1): number => Math.ceil(n / (WG * perThread));
 
 /** erf in double precision: Taylor series near 0, continued fraction for erfc further out. */

@@ -7,7 +7,7 @@ import type { MatmulKernel } from '../backend/kernel-options.js';
 import { type Shape, ShapeError, broadcastShapes, broadcastStrides, fmt, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { add } from './binary.js';
-import { gelu as geluF } from './elementwise.js';
+import { gelu as geluF, rounding } from './elementwise.js';
 import { sum } from './reduce.js';
 import { geluBackward } from './unary.js';
 import { apply1, defineOp, expectFloat, sameDtype } from './define.js';
@@ -75,6 +75,49 @@ function collapse(g: Geometry): { dims: number[]; as: number[]; bs: number[] } {
 /** The epilogue of a product: a bias per column, then optionally GELU (its pre-activation written to `u`). */
 interface Epilogue { bias?: Tensor; act?: 'gelu'; u?: Tensor }
 
+/**
+ * One product c[z] = op(a[z])·op(b[z]) over views: batch axes `dims` (≤ 4) with element strides per operand,
+ * row strides lda/ldb/ldc and element offsets a0/b0/c0. matmul uses contiguous views; attention reads and
+ * writes one head of packed [B, T, 3·H·Dh] tensors in place.
+ */
+export interface Gemm {
+  M: number; N: number; K: number; transA: boolean; transB: boolean;
+  dims: number[]; as: number[]; bs: number[]; cs: number[];
+  lda: number; ldb: number; ldc: number; a0: number; b0: number; c0: number;
+}
+
+/** Records one product; the vec4 kernels when every a and b address is 4-aligned, else the scalar one. */
+export function gemm(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, g: Gemm, epi: Epilogue = {}): void {
+  const { M, N, K, dims } = g;
+  if (M * N * sizeOf(dims) === 0) return;
+  if (dims.length > 4) throw new ShapeError('matmul', `more than 4 independent batch axes (${dims.length})`);
+  const aligned = [g.transA ? M : K, g.transB ? K : N, g.lda, g.ldb, g.a0, g.b0, ...g.as, ...g.bs].every((v) => v % 4 === 0);
+  const kernel: MatmulKernel = K > 0 && aligned ? matmulVariantFor(ctx) : 'scalar';
+  const t = ctx.kernels.matmul.tiles[kernel];
+  const tilesN = Math.ceil(N / (4 * t.tn4 * t.wgx)), tilesM = Math.ceil(M / (4 * t.tm4 * t.wgy));
+  const total = tilesN * tilesM * sizeOf(dims);
+  const meta = new Array<number>(16).fill(0);
+  dims.forEach((d, i) => { meta[i] = d; meta[4 + i] = g.as[i]; meta[8 + i] = g.bs[i]; meta[12 + i] = g.cs[i]; });
+  const constants: Record<string, number> = { TRANS_A: +g.transA, TRANS_B: +g.transB, TN4: t.tn4, WGY: t.wgy };
+  if (epi.bias !== undefined) constants.BIAS = 1;
+  if (epi.act === 'gelu') constants.ACT = 1;
+  if (kernel !== 'subgroups') Object.assign(constants, { TM4: t.tm4, WGX: t.wgx });
+  if (kernel === 'registers' || kernel === 'shared') Object.assign(constants, { SHARED: +(kernel === 'shared'), BK: kernel === 'shared' ? t.bk : 4 });
+  // Every declared binding is bound: a read-only alias of a stands in for an absent bias, a scratch word for u.
+  ctx.dispatch({
+    kernel: kernel === 'scalar' ? 'matmul-scalar' : kernel === 'subgroups' ? 'matmul-subgroup' : 'matmul', constants,
+    uniforms: [M, N, K, tilesN, tilesM, total, dims.length, 0, ...meta, g.lda, g.ldb, g.ldc, 0, g.a0, g.b0, g.c0, 0],
+    workgroups: total, bindings: [a, b, epi.bias ?? a, c, epi.u ?? ctx.scratch([1], 'f32')],
+  });
+}
+
+/** Row-major strides of a batch shape for blocks of `block` elements. */
+const blockStrides = (dims: number[], block: number): number[] => {
+  const out = new Array<number>(dims.length);
+  for (let i = dims.length - 1, s = block; i >= 0; i--) { out[i] = s; s *= dims[i]; }
+  return out;
+};
+
 function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulParams, epi: Epilogue = {}, aShape: Shape = a.shape): void {
   const g = geometry(aShape, b.shape, p);
   if (c.size === 0) return;
@@ -84,24 +127,10 @@ function dispatch(ctx: GpuContext, a: Tensor, b: Tensor, c: Tensor, p: MatmulPar
   // x[B, T, D] · W: one [B·T, D] GEMM when b is shared by every batch and a's rows are contiguous.
   if (!p.transA && dims.length === 1 && bs[0] === 0 && as[0] === M * K) { M *= dims[0]; dims = []; as = []; bs = []; }
   if (dims.length > 4) throw new ShapeError('matmul', `more than 4 independent batch axes: ${sig(a.shape, p.transA)} · ${sig(b.shape, p.transB)}`);
-  const vec = K > 0 && (p.transA ? M : K) % 4 === 0 && (p.transB ? K : N) % 4 === 0;
-  const kernel: MatmulKernel = vec ? matmulVariantFor(ctx) : 'scalar';
-  const t = ctx.kernels.matmul.tiles[kernel];
-  const tilesN = Math.ceil(N / (4 * t.tn4 * t.wgx)), tilesM = Math.ceil(M / (4 * t.tm4 * t.wgy));
-  const total = tilesN * tilesM * sizeOf(dims);
-  const meta = new Array<number>(12).fill(0);
-  dims.forEach((d, i) => { meta[i] = d; meta[4 + i] = as[i]; meta[8 + i] = bs[i]; });
-  const constants: Record<string, number> = { TRANS_A: +p.transA, TRANS_B: +p.transB, TN4: t.tn4, WGY: t.wgy };
-  if (epi.bias !== undefined) constants.BIAS = 1;
-  if (epi.act === 'gelu') constants.ACT = 1;
-  if (kernel !== 'subgroups') Object.assign(constants, { TM4: t.tm4, WGX: t.wgx });
-  if (kernel === 'registers' || kernel === 'shared') Object.assign(constants, { SHARED: +(kernel === 'shared'), BK: kernel === 'shared' ? t.bk : 4 });
-  // Every declared binding is bound: a read-only alias of a stands in for an absent bias, a scratch word for u.
-  ctx.dispatch({
-    kernel: kernel === 'scalar' ? 'matmul-scalar' : kernel === 'subgroups' ? 'matmul-subgroup' : 'matmul', constants,
-    uniforms: [M, N, K, tilesN, tilesM, total, dims.length, 0, ...meta],
-    workgroups: total, bindings: [a, b, epi.bias ?? a, c, epi.u ?? ctx.scratch([1], 'f32')],
-  });
+  gemm(ctx, a, b, c, {
+    M, N, K, transA: p.transA, transB: p.transB, dims, as, bs, cs: blockStrides(dims, M * N),
+    lda: p.transA ? M : K, ldb: p.transB ? K : N, ldc: N, a0: 0, b0: 0, c0: 0,
+  }, epi);
 }
 
 export const matmulOp = defineOp<MatmulParams>({
@@ -208,15 +237,16 @@ export const linearOp = defineOp<LinearParams>({
     const y = { shape: [...x.shape.slice(0, -1), w.shape[0]], dtype: x.dtype };
     return p.act === 'gelu' ? [y, y] : [y];
   },
+  // f64 sums in k order, rounded where matmul, add and gelu store theirs: bitwise the composition's result.
   cpu: (ins, [y, u], { inputs: [tx, tw], params: p }) => {
-    const [x, w] = ins, b = p.bias ? ins[2] : undefined;
+    const [x, w] = ins, b = p.bias ? ins[2] : undefined, r = rounding(tx.dtype);
     const [N, K] = tw.shape, M = rowsOf(tx);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let s = 0;
         for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
-        if (b !== undefined) s += b[n];
-        if (p.act === 'gelu') { u[m * N + n] = s; s = geluF(s); }
+        if (b !== undefined) s = r(s) + b[n];
+        if (p.act === 'gelu') { u[m * N + n] = s; s = geluF(r(s)); }
         y[m * N + n] = s;
       }
     }

@@ -2,7 +2,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { type OpDef, apply1, defineOp, expectFloat, sameDtype } from './define.js';
 import { ShapeError, fmt } from '../tensor/shape.js';
-import { WG, elementGroups, erf, gelu as geluF, geluDeriv as geluDerivF, stableTanh } from './elementwise.js';
+import { WG, elementGroups, erf, gelu as geluF, geluDeriv as geluDerivF, rounding, stableTanh } from './elementwise.js';
 import { PER, div, mul, scalarOp } from './binary.js';
 
 type UnaryName =
@@ -88,7 +88,10 @@ export const geluBackwardOp: OpDef<UnaryParams> = defineOp<UnaryParams>({
     if (x.size !== g.size) throw new ShapeError('geluBackward', `x ${fmt(x.shape)} and cotangent ${fmt(g.shape)} differ in size`);
     return [{ shape: x.shape, dtype: x.dtype }];
   },
-  cpu: ([x, g], [y]) => { for (let i = 0; i < x.length; i++) y[i] = g[i] * geluDerivF(x[i]); },
+  cpu: ([x, g], [y], { inputs: [t] }) => {
+    const r = rounding(t.dtype); // as mul(g, geluDeriv(x)) rounds
+    for (let i = 0; i < x.length; i++) y[i] = g[i] * r(geluDerivF(x[i]));
+  },
   gpu: (ctx, [x, g], [y]) => ctx.dispatch({
     kernel: 'unary', constants: { OP: 16, WG, PER }, uniforms: [x.size, { f32: 0 }],
     workgroups: elementGroups(x.size, PER), bindings: [x, g, y],

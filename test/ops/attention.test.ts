@@ -46,7 +46,7 @@ const arbCase = fc.record({
   B: fc.integer({ min: 1, max: 3 }),
   T: fc.constantFrom(1, 2, 3, 5, 13, 17, 33, 64, 65),
   H: fc.integer({ min: 1, max: 4 }),
-  Dh: fc.constantFrom(1, 3, 4, 8, 13, 32, 64),
+  Dh: fc.constantFrom(1, 3, 4, 8, 13, 32, 64, 80),
   seed: fc.nat(1000),
   drop: fc.constantFrom(0, 0, 0.1, 0.5),
   gate: fc.constantFrom('none' as const, 'heads' as const, 'batch' as const),
@@ -115,16 +115,11 @@ describe('attention (fused)', () => {
     expectAllClose(u.slice(8), v.slice(8), { rtol: 1e-6, atol: 1e-6 });
   });
 
-  it('rejects a bad packing, mask or gate, and on WebGPU heads wider than 64', () => {
+  it('rejects a bad packing, mask or gate', () => {
     const be = cpu();
     const t = (shape: number[]) => fromArray(new Array(shape.reduce((p, q) => p * q, 1)).fill(0), shape, { backend: be });
     expect(() => attention(t([2, 3, 10]), t([2, 3]), { heads: 2 })).toThrow(/attention: qkv must be \[B, T, 3·heads·headDim\]/);
     expect(() => attention(t([2, 3, 12]), t([2, 4]), { heads: 2 })).toThrow(/additive mask \[2, 4\] must hold B·T = 6/);
     expect(() => attention(t([2, 3, 12]), t([2, 3]), { heads: 2, gate: t([3]) })).toThrow(ShapeError);
-    if (gpu) {
-      const q = fromArray(new Array(1 * 2 * 3 * 65).fill(0), [1, 2, 195], { backend: gpu }), m = fromArray([0, 0], [1, 2], { backend: gpu });
-      expect(() => attention(q, m, { heads: 1 })).toThrow(/heads of width ≤ 64/);
-      release(q, m);
-    }
   });
 });

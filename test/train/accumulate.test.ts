@@ -12,6 +12,7 @@ import { valueAndGrad } from '../../src/autodiff/grad.js';
 import type { SeedContext } from '../../src/continual/method.js';
 import { das, klDir } from '../../src/continual/methods.js';
 import { posttrain, posttrainAdamw } from '../../src/continual/posttrain.js';
+import { type RunOptions, runSequence } from '../../src/continual/run.js';
 import { BatchStream, domainChunks, mlmCollate, stepKey } from '../../src/data/mlm-data.js';
 import { orThrow, readSequence } from '../../src/data/validate.js';
 import { E } from '../../src/fp.js';
@@ -31,7 +32,7 @@ import { treeLeavesWithPaths } from '../../src/tensor/tree.js';
 import { microBatches, sliceRows } from '../../src/train/accumulate.js';
 import { mlmAccumStep, mlmTrainStep } from '../../src/train/mlm-step.js';
 import { pretrain } from '../../src/train/pretrain.js';
-import { cpuBackend as be } from '../support/devices.js';
+import { backends, cpuBackend as be } from '../support/devices.js';
 import { type TinyWorld, makeTinyWorld } from '../support/tiny-continual.js';
 
 const work = mkdtempSync(join(tmpdir(), 'das-accum-'));
@@ -67,7 +68,7 @@ describe('gradient accumulation', () => {
     expect([...sliceRows(hb, 4, 5).labels!]).toEqual([9, -100]);
   });
 
-  it('the MLM step over uneven micro-batches equals the step over the whole batch', async () => {
+  it.each(backends.map((b) => [b.name, b] as const))('the MLM step over uneven micro-batches equals the step over the whole batch (%s)', async (_name, be) => {
     const cfg = tinyTestConfig;
     const T = 12, B = 5;
     const ids = Int32Array.from({ length: B * T }, (_, i) => 3 + ((i * 7919) % (cfg.vocabSize - 3)));
@@ -112,6 +113,21 @@ describe('gradient accumulation', () => {
     release(a, b);
     const [la, lb] = [losses(join(work, 'ncl-whole')), losses(join(work, 'ncl-accum'))];
     for (let i = 0; i < 3; i++) expect(lb[i].loss).toBeCloseTo(la[i].loss, 5);
+  });
+
+  it('das run passes --grad-accum to every domain and records it; a corpus with fewer chunks than a step is refused', async () => {
+    const o: RunOptions = {
+      sequence: w.sequence, model: w.model, out: join(work, 'run-accum'), methods: ['ncl'], seeds: [3], domains: 1, baseFinetune: false,
+      posttrain: { steps: 2, batchSize: 2, gradAccum: 2, seqLen: 16, lr: 1e-3, importanceSubset: 8, importanceBatchSize: 4 },
+      finetune: { epochs: 1, lr: 1e-3, batchSize: 8, seqLen: 16 }, backend: be, quiet: true,
+    };
+    await runSequence(o);
+    expect(JSON.parse(readFileSync(join(work, 'run-accum/run.json'), 'utf8')).fingerprint.posttrain).toMatchObject({ batchSize: 2, gradAccum: 2 });
+    expect(JSON.parse(readFileSync(join(work, 'run-accum/ncl/seed-3/0-farm/settings.json'), 'utf8'))).toMatchObject({ batchSize: 2, gradAccum: 2 });
+    await runSequence({ ...o, out: join(work, 'run-accum-1'), posttrain: { ...o.posttrain, gradAccum: 1 } });
+    expect(JSON.parse(readFileSync(join(work, 'run-accum-1/run.json'), 'utf8')).fingerprint.posttrain).not.toHaveProperty('gradAccum');
+    await expect(runSequence({ ...o, out: join(work, 'run-accum-big'), posttrain: { ...o.posttrain, gradAccum: 500 } }))
+      .rejects.toThrow(/fewer than one batch of 1000 \(2 × --grad-accum 500\)/);
   });
 
   it("DAS's soft-masked step with --grad-accum 2 equals the reference: whole-batch MLM + λ·mean of per-micro-batch contrastive losses", async () => {

@@ -2,6 +2,7 @@
 // under Node, loaded only there (the browser bundle replaces it with nothing). The only module that
 // touches either. Keeps the GPU object in a module variable and drops it in closeDevice(), or Node
 // would not exit. No Node built-in is imported (ARCHITECTURE.md: the core runs in a browser).
+import { installEventPump, resetEventPump, withStderrFiltered } from './dawn-node.js';
 
 export interface AdapterDescription {
   vendor: string;
@@ -19,6 +20,11 @@ export interface OpenedDevice {
 
 let gpu: GPU | undefined;
 let opened: OpenedDevice | undefined;
+/** Whether `gpu` is Dawn's Node binding (dawn-node.ts applies), not a browser's. */
+let dawnNode = false;
+
+/** Whether the open device is Dawn's under Node (the `webgpu` package), where dawn-node.ts applies. */
+export const onDawnNode = (): boolean => dawnNode;
 
 /** The WebGPU constants the backend uses, as the specification fixes them (the same in Dawn and browsers). */
 export const gpuGlobals = {
@@ -51,7 +57,10 @@ async function nodeGpu(): Promise<GPU | undefined> {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   if (env !== undefined) env.XDG_RUNTIME_DIR ??= '/tmp';
   const dawn = await import('webgpu');
-  return dawn.create?.(['disable-dawn-features=timestamp_quantization']) ?? undefined;
+  installEventPump(); // before create(): Dawn schedules its event processing with setImmediate
+  const g = dawn.create?.(['disable-dawn-features=timestamp_quantization']) ?? undefined;
+  dawnNode = g !== undefined;
+  return g;
 }
 
 /** Opens (once) the default adapter's device with the largest buffer limits it offers; null if none. */
@@ -59,7 +68,10 @@ export async function openDevice(): Promise<OpenedDevice | null> {
   if (opened) return opened;
   gpu ??= browserGpu() ?? (inBrowser() ? undefined : await nodeGpu());
   if (gpu === undefined) return null;
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  const g = gpu;
+  const request = () => g.requestAdapter({ powerPreference: 'high-performance' });
+  // Dawn prints its limit-clamping warnings while finding adapters: drop those two lines, keep the rest.
+  const adapter = await (dawnNode ? withStderrFiltered(request) : request());
   if (!adapter) return null;
   const l = adapter.limits;
   // subgroups: the matmul kernel shares loaded rows across lanes (≈1.7× on lavapipe).
@@ -89,4 +101,6 @@ export function closeDevice(): void {
   opened?.device.destroy();
   opened = undefined;
   gpu = undefined;
+  if (dawnNode) resetEventPump();
+  dawnNode = false;
 }

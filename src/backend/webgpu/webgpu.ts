@@ -8,7 +8,8 @@ import { type DType, type HostArray, bytesPer, hostArray } from '../../tensor/dt
 import type { Shape } from '../../tensor/shape.js';
 import { sizeOf } from '../../tensor/shape.js';
 import { Tensor, newStorage } from '../../tensor/tensor.js';
-import { type OpenedDevice, closeDevice, gpuGlobals, openDevice } from './device.js';
+import { type OpenedDevice, closeDevice, gpuGlobals, onDawnNode, openDevice } from './device.js';
+import { pumpEvents, sleepSync } from './dawn-node.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool, type PoolStats } from './pool.js';
 import { type KernelOptions, type KernelOptionsPatch, defaultKernelOptions, withKernelOptions } from '../kernel-options.js';
@@ -16,6 +17,12 @@ import { type KernelOptions, type KernelOptionsPatch, defaultKernelOptions, with
 const ARENA_BYTES = 1 << 16;
 
 interface Arena { buffer: GPUBuffer; data: ArrayBuffer; used: number }
+
+/** A submitted command buffer: its dispatches, and a 16-byte buffer it copies into, mapped to learn it finished. */
+interface InFlight { fence: GPUBuffer; dispatches: number }
+
+/** Bind groups kept for reuse, least recently used dropped first. */
+const BIND_GROUP_CACHE = 8192;
 
 export class WebGpuBackend implements Backend, GpuContext {
   readonly name = 'webgpu' as const;
@@ -27,7 +34,21 @@ export class WebGpuBackend implements Backend, GpuContext {
   kernels: KernelOptions = defaultKernelOptions;
   /** Dispatches recorded before a submit; larger batches mean fewer submits. */
   maxDispatchesPerSubmit = 96;
-  counters = { dispatches: 0, submits: 0, reads: 0 };
+  /**
+   * Dawn under Node: dispatches submitted but not yet known complete, past which recording first waits
+   * for the oldest work (down to half of this). Dawn on lavapipe crashed with tens of thousands in
+   * flight (measured: 10,000–25,000, by kernel; see test/backend/inflight.test.ts); 4,096 keeps lavapipe
+   * busy (a dozen training steps of the small model) far below that.
+   */
+  maxDispatchesInFlight = 4096;
+  /**
+   * Dawn under Node: bind groups created while the event loop does not run, past which recording throws.
+   * Dawn frees a dropped bind group only after the event loop runs, and lavapipe maps memory for each,
+   * up to the kernel's 65,530 mappings (vm.max_map_count) per process. A loop whose buffers repeat needs
+   * none after warm-up (bind groups are cached).
+   */
+  maxBindGroupsPerTurn = 24576;
+  counters = { dispatches: 0, submits: 0, reads: 0, bindGroups: 0, waits: 0 };
 
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -41,12 +62,27 @@ export class WebGpuBackend implements Backend, GpuContext {
   private firstError: string | null = null;
   private scratchList: Tensor[] = [];
   private doomed: GPUBuffer[] = [];
+  /** Bounds work in flight and bind groups per event-loop turn (Dawn under Node, where both crashed). */
+  private readonly bounded: boolean;
+  private readonly bindGroups = new Map<string, { group: GPUBindGroup; buffers: number[] }>();
+  private readonly groupsByBuffer = new Map<number, Set<string>>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private readonly pipelineIds = new WeakMap<GPUComputePipeline, { id: number; layout: GPUBindGroupLayout }>();
+  private nextPipelineId = 1;
+  private inFlight: InFlight[] = [];
+  private inFlightDispatches = 0;
+  private readonly spareFences: GPUBuffer[] = [];
+  private fenceSource: GPUBuffer | null = null;
+  private groupsThisTurn = 0;
+  private turnScheduled = false;
 
   constructor(readonly opened: OpenedDevice) {
     const { device } = opened;
     const U = gpuGlobals.GPUBufferUsage;
     // A buffer over the pool's cap may still be used by recorded commands: destroy it after submit.
     this.pool = new BufferPool((bytes) => device.createBuffer({ size: bytes, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST }), (b) => {
+      this.forgetBindGroups(b);
       if (this.pendingRefs.has(b)) this.doomed.push(b); else b.destroy();
     });
     this.staging = new BufferPool((bytes) => device.createBuffer({ size: bytes, usage: U.MAP_READ | U.COPY_DST }), (b) => b.destroy(), 8);
@@ -55,6 +91,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     const i = opened.info;
     this.software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
     this.align = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+    this.bounded = onDawnNode();
     void device.lost.then((info) => { this.lost = `${info.reason}: ${info.message}`; });
     device.addEventListener('uncapturederror', (ev) => {
       this.firstError ??= (ev as GPUUncapturedErrorEvent).error.message;
@@ -121,6 +158,7 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   run(kernelOp: KernelOp, inputs: readonly Tensor[], outputs: readonly Tensor[], params: unknown): void {
     this.check();
+    if (this.bounded) this.admit();
     const op = kernelOp as KernelOp & { gpu?: GpuRule };
     if (op.gpu === undefined) throw new Error(`${op.name}: no WebGPU kernel; run it on the cpu backend`);
     try {
@@ -145,6 +183,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     const pipeline = this.pipelines.get(call.kernel, call.constants);
     this.ensureEncoder();
     this.pass ??= this.encoder!.beginComputePass();
+    const p = this.pipelineId(pipeline);
+    // The bind group is looked up by what it binds: pipeline, then (buffer, offset, size) per binding.
     const entries: GPUBindGroupEntry[] = call.bindings.map((t, i) => {
       const buffer = t.storage.handle as GPUBuffer;
       this.pendingRefs.add(buffer);
@@ -154,7 +194,7 @@ export class WebGpuBackend implements Backend, GpuContext {
       const [buffer, offset, size] = this.writeUniforms(call.uniforms);
       entries.push({ binding: call.bindings.length, resource: { buffer, offset, size } });
     }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.bindGroup(p, entries);
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
@@ -167,8 +207,17 @@ export class WebGpuBackend implements Backend, GpuContext {
     if (this.encoder === null || (this.pending === 0 && !force)) return;
     this.endPass();
     for (const a of this.arenas) this.device.queue.writeBuffer(a.buffer, 0, a.data, 0, a.used);
+    const dispatches = this.pending;
+    const fence = this.bounded && dispatches > 0 ? this.fence() : null;
+    if (fence !== null) this.encoder.copyBufferToBuffer(this.fenceSource!, 0, fence, 0, 4);
     this.device.queue.submit([this.encoder.finish()]);
     this.counters.submits++;
+    if (fence !== null) {
+      // Mapped (mapState 'mapped') once this submit has finished; 'unmapped' again if mapping failed.
+      fence.mapAsync(gpuGlobals.GPUMapMode.READ).catch(() => undefined);
+      this.inFlight.push({ fence, dispatches });
+      this.inFlightDispatches += dispatches;
+    }
     for (const a of this.arenas) this.spareArenas.push(a.buffer);
     this.arenas = [];
     this.encoder = null;
@@ -176,16 +225,161 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.pendingRefs.clear();
     for (const b of this.doomed) b.destroy();
     this.doomed = [];
+    if (this.bounded) this.makeRoom();
   }
 
   /** Waits until the GPU has finished everything submitted (for timing). */
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    this.retire();
     this.check();
   }
 
-  stats(): PoolStats & { pipelines: number } { return { ...this.pool.stats(), pipelines: this.pipelines.created }; }
+  stats(): PoolStats & { pipelines: number; bindGroups: number; dispatchesInFlight: number } {
+    return { ...this.pool.stats(), pipelines: this.pipelines.created, bindGroups: this.bindGroups.size, dispatchesInFlight: this.inFlightDispatches };
+  }
+
+  // ---- Work in flight (Dawn under Node) ----
+  //
+  // Under Node, Dawn learns that submitted work has finished only when its events are processed, which
+  // dawn.node does from the event loop. A loop that records steps without awaiting anything never lets
+  // that happen: lavapipe then crashed (a segfault or a futex abort, no message) once tens of thousands
+  // of dispatches were in flight, or once ~65,000 bind groups were waiting to be freed. So each submit
+  // carries a fence (a 4-byte copy into a small mapped-for-reading buffer), and when more than
+  // maxDispatchesInFlight dispatches are not known complete, flush() waits right there, synchronously:
+  // it runs Dawn's event processing itself (dawn-node.ts's pump) and sleeps a millisecond at a time
+  // until the oldest work has finished. Where that is impossible, the next op throws, saying what to do.
+
+  private fence(): GPUBuffer {
+    const U = gpuGlobals.GPUBufferUsage;
+    this.fenceSource ??= this.device.createBuffer({ size: 16, usage: U.COPY_SRC });
+    return this.spareFences.pop() ?? this.device.createBuffer({ size: 16, usage: U.MAP_READ | U.COPY_DST });
+  }
+
+  /** Drops the finished submits from the front of the in-flight list (in order: the queue runs in order). */
+  private retire(): void {
+    while (this.inFlight.length > 0) {
+      const f = this.inFlight[0];
+      const state = f.fence.mapState;
+      if (state === 'pending') break;
+      this.inFlight.shift();
+      this.inFlightDispatches -= f.dispatches;
+      if (state === 'mapped') { f.fence.unmap(); this.spareFences.push(f.fence); } else f.fence.destroy();
+    }
+  }
+
+  /** After a submit: over the bound, wait (synchronously) until at most half of it is in flight. */
+  private makeRoom(): void {
+    this.retire();
+    if (this.inFlightDispatches <= this.maxDispatchesInFlight) return;
+    this.counters.waits++;
+    const target = this.maxDispatchesInFlight >> 1;
+    while (this.inFlightDispatches > target) {
+      if (!pumpEvents()) return; // admit() throws before the next op if still over
+      this.retire();
+      if (this.inFlightDispatches <= target || !sleepSync(1)) return;
+    }
+  }
+
+  /** Before an op records anything: room for its work, or a clear error where there can be none. */
+  private admit(): void {
+    if (this.inFlightDispatches > this.maxDispatchesInFlight) this.makeRoom();
+    if (this.inFlightDispatches > this.maxDispatchesInFlight) {
+      throw new Error(
+        `das-webgpu: ${this.inFlightDispatches} GPU dispatches are submitted but not known to be complete (the limit is ` +
+        `${this.maxDispatchesInFlight}; Dawn on lavapipe crashes with tens of thousands in flight), and this synchronous call ` +
+        "cannot wait for them here (Dawn's event processing could not be run from it). Let the event loop run: await a read " +
+        '(e.g. `await readScalar(loss)`) or `await backend.sync()` every few steps, at least once per ' +
+        `${this.maxDispatchesInFlight} dispatches (${this.counters.dispatches} so far in this process).`);
+    }
+    if (this.groupsThisTurn > this.maxBindGroupsPerTurn) {
+      throw new Error(
+        `das-webgpu: ${this.groupsThisTurn} bind groups were created while the event loop did not run (the limit is ` +
+        `${this.maxBindGroupsPerTurn}): Dawn frees unused ones only when it runs, and lavapipe runs out of memory mappings ` +
+        'near 65,000. Await a read or `await backend.sync()` every few steps. (A loop over the same shapes needs no new ' +
+        'bind groups after its first steps; this one keeps binding new buffers.)');
+    }
+  }
+
+  private pipelineId(pipeline: GPUComputePipeline): { id: number; layout: GPUBindGroupLayout } {
+    let p = this.pipelineIds.get(pipeline);
+    if (p === undefined) {
+      p = { id: this.nextPipelineId++, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelineIds.set(pipeline, p);
+    }
+    return p;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  /**
+   * The bind group for these entries, reused when the same buffer ranges were bound to the same pipeline
+   * before (a training loop rebinds the same pooled buffers every step, so it creates none after its first
+   * steps). Bind groups are immutable views of buffer ranges: reuse changes no result.
+   */
+  private bindGroup(p: { id: number; layout: GPUBindGroupLayout }, entries: readonly GPUBindGroupEntry[]): GPUBindGroup {
+    const ids: number[] = [];
+    let key = `${p.id}`;
+    for (const e of entries) {
+      const r = e.resource as GPUBufferBinding;
+      const id = this.bufferId(r.buffer);
+      ids.push(id);
+      key += `|${id}:${r.offset ?? 0}:${r.size ?? -1}`;
+    }
+    const hit = this.bindGroups.get(key);
+    if (hit !== undefined) {
+      this.bindGroups.delete(key); // most recently used last
+      this.bindGroups.set(key, hit);
+      return hit.group;
+    }
+    const group = this.device.createBindGroup({ layout: p.layout, entries });
+    this.counters.bindGroups++;
+    if (this.bounded) this.countBindGroup();
+    this.bindGroups.set(key, { group, buffers: ids });
+    for (const id of ids) {
+      let keys = this.groupsByBuffer.get(id);
+      if (keys === undefined) this.groupsByBuffer.set(id, (keys = new Set()));
+      keys.add(key);
+    }
+    if (this.bindGroups.size > BIND_GROUP_CACHE) this.dropBindGroup(this.bindGroups.keys().next().value!);
+    return group;
+  }
+
+  private dropBindGroup(key: string): void {
+    const e = this.bindGroups.get(key);
+    if (e === undefined) return;
+    this.bindGroups.delete(key);
+    for (const id of e.buffers) {
+      const keys = this.groupsByBuffer.get(id);
+      keys?.delete(key);
+      if (keys?.size === 0) this.groupsByBuffer.delete(id);
+    }
+  }
+
+  /** A buffer being destroyed: its bind groups can never be used again. */
+  private forgetBindGroups(b: GPUBuffer): void {
+    const id = this.bufferIds.get(b);
+    const keys = id === undefined ? undefined : this.groupsByBuffer.get(id);
+    if (keys !== undefined) for (const key of [...keys]) this.dropBindGroup(key);
+  }
+
+  /** Counts a new bind group against this event-loop turn (reset when the event loop next runs). */
+  private countBindGroup(): void {
+    this.groupsThisTurn++;
+    if (this.turnScheduled) return;
+    const later = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate;
+    if (later === undefined) return;
+    this.turnScheduled = true;
+    later(() => { this.groupsThisTurn = 0; this.turnScheduled = false; });
+  }
 
   private ensureEncoder(): void { this.encoder ??= this.device.createCommandEncoder(); }
   private endPass(): void { this.pass?.end(); this.pass = null; }
