@@ -33,6 +33,8 @@ export async function benchCommand(argv) {
   if (wantsJs && need.some((p) => !existsSync(join(bench, 'node_modules', p, 'package.json')))) {
     if (npm(['--prefix', bench, 'install', '--no-audit', '--no-fund'], root) !== 0) return 1;
   }
+  // bench/ runs the sources: the inlined kernels first, generated from kernels/ (written only when they changed)
+  if (existsSync(join(root, 'scripts', 'kernels.mjs'))) spawnSync(process.execPath, [join(root, 'scripts', 'kernels.mjs')], { cwd: root, stdio: 'inherit' });
   const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vite-node', 'vite-node.mjs'), join(bench, 'run.ts'), '--', ...argv], { cwd: root, stdio: 'inherit', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
   return r.status ?? 1;
 }

@@ -1,9 +1,10 @@
 // Profile of the bench's training step (FULL_MODEL) on the WebGPU backend: step time (median of
-// --steps, after warm-up), JS time to record a step, dispatches and submits per step, and per-kernel
-// time: every distinct dispatch of one step is replayed alone (--reps times, on fresh buffers of the
+// --steps, after warm-up), JS time to record a step, the process's CPU time per step (every thread: JS and
+// lavapipe's workers; steadier than wall time on a shared machine), dispatches and submits per step, and
+// per-kernel time: every distinct dispatch of one step is replayed alone (--reps times, on fresh buffers of the
 // same sizes filled with small values) and its mean time times its count per step is its share.
-// Usage: XDG_RUNTIME_DIR=/tmp npx vite-node bench/profile-step.ts -- [--steps=N] [--reps=N] [--unfused] [--no-replay] [--json]
-import { counters as tensorCounters, fromArray, read, release, tidy, webgpu, closeWebgpu, type Tensor } from '../src/index.js';
+// Usage: XDG_RUNTIME_DIR=/tmp npx vite-node bench/profile-step.ts -- [--steps=N] [--reps=N] [--unfused] [--dropout] [--no-replay] [--json]
+import { counters as tensorCounters, foldIn, fromArray, key, read, release, tidy, webgpu, closeWebgpu, type Tensor } from '../src/index.js';
 import type { KernelCall } from '../src/backend/gpu-context.js';
 import { adamwDefaults } from '../src/optim/adamw.js';
 import { mlmTrainStep } from '../src/train/mlm-step.js';
@@ -20,13 +21,15 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 const gpu = await webgpu();
 if (gpu === null) throw new Error('no WebGPU adapter');
 const m = FULL_MODEL;
-const cfg = benchConfig(m);
+const drop = flag('dropout');
+const cfg = { ...benchConfig(m), ...(drop ? { hiddenDropout: 0.1, attentionDropout: 0.1 } : {}) };
 const hb = hostBatch(m, makeBatch(m).batch);
 const fused = !flag('unfused');
 const model = { fused };
 let s = trainState(cfg, gpu);
+let stepNo = 0;
 const step = () => {
-  const [next, loss] = mlmTrainStep(cfg, s, hb, STEP_ADAM.lr, adamwDefaults, null, gpu, model);
+  const [next, loss] = mlmTrainStep(cfg, s, hb, STEP_ADAM.lr, adamwDefaults, drop ? foldIn(key(7), stepNo++) : null, gpu, model);
   release(s);
   s = next;
   return loss;
@@ -36,16 +39,19 @@ for (let i = 0; i < 3; i++) { const l = step(); await read(l); l.dispose(); }
 
 // ---- step time --------------------------------------------------------------------------------
 const steps = arg('steps', 10);
-const total: number[] = [], record: number[] = [];
+const total: number[] = [], record: number[] = [], cpuMs: number[] = [];
 let dispatches = 0, submits = 0, lossValue = 0;
 for (let i = 0; i < steps; i++) {
   await gpu.sync();
   const d0 = gpu.counters.dispatches, s0 = gpu.counters.submits;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const l = step();
   const t1 = performance.now();
   lossValue = (await read(l))[0];
   const t2 = performance.now();
+  const c = process.cpuUsage(c0);
+  cpuMs.push((c.user + c.system) / 1000);
   l.dispose();
   dispatches = gpu.counters.dispatches - d0;
   submits = gpu.counters.submits - s0;
@@ -54,7 +60,7 @@ for (let i = 0; i < steps; i++) {
 }
 
 if (flag('no-replay')) {
-  console.log(JSON.stringify({ fused, stepMs: median(total), recordMs: median(record), stepsMs: total.map((t) => +t.toFixed(1)), dispatches, submits, loss: lossValue }));
+  console.log(JSON.stringify({ fused, dropout: drop, stepMs: +median(total).toFixed(1), cpuMs: +median(cpuMs).toFixed(1), recordMs: +median(record).toFixed(1), stepsMs: total.map((t) => +t.toFixed(1)), dispatches, submits, loss: lossValue }));
   release(s);
   closeWebgpu();
   process.exit(0);
@@ -77,11 +83,11 @@ gpu.run = origRun;
 
 // ---- replay each distinct dispatch ----------------------------------------------------------------
 const reps = arg('reps', 20);
-const key = (x: Seen) => JSON.stringify([x.call.kernel, x.call.constants, x.call.uniforms, x.call.workgroups, x.sizes]);
+const sig = (x: Seen) => JSON.stringify([x.call.kernel, x.call.constants, x.call.uniforms, x.call.workgroups, x.sizes]);
 const groups = new Map<string, { x: Seen; count: number; ms: number }>();
 for (const x of seen) {
-  const g = groups.get(key(x));
-  if (g) g.count++; else groups.set(key(x), { x, count: 1, ms: 0 });
+  const g = groups.get(sig(x));
+  if (g) g.count++; else groups.set(sig(x), { x, count: 1, ms: 0 });
 }
 for (const g of groups.values()) {
   const bufs: Tensor[] = g.x.sizes.map(([n, dt]) => dt === 'i32'
@@ -109,7 +115,7 @@ for (const r of rows) {
   byKernel.set(k, e);
 }
 const summary = {
-  fused, stepMs: median(total), recordMs: median(record), stepsMs: total.map((t) => +t.toFixed(1)), dispatches, submits, loss: lossValue,
+  fused, dropout: drop, stepMs: median(total), cpuMs: median(cpuMs), recordMs: median(record), stepsMs: total.map((t) => +t.toFixed(1)), dispatches, submits, loss: lossValue,
   replayMsSum: rows.reduce((a, r) => a + r.msStep, 0), liveTensors: tensorCounters.liveTensors,
 };
 if (flag('json')) {

@@ -8,4 +8,5 @@ export DAS_REQUIRE_WEBGPU="${DAS_REQUIRE_WEBGPU:-1}"
 bash scripts/setup.sh
 node scripts/kernels.mjs   # src/backend/webgpu/kernel-sources.ts from kernels/ (written only when it changed)
 npx tsc --noEmit -p tsconfig.json
+npx tsc -p web/tsconfig.json   # the browser entry and the pages, without Node's types
 npx vitest run "$@"

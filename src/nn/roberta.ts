@@ -37,9 +37,10 @@ export interface ForwardOptions {
   gates?: Gates;
   dropout?: DropoutSource;
   /**
-   * Fused kernels (default): linear layers with bias and GELU in the matmul, q·k·v in one product and
-   * attention in one dispatch, residual add + layer norm in one. false: the plain composition of ops,
-   * the reference (equal to f32 rounding; the same dropout bits).
+   * Fused kernels (default): linear layers with bias and GELU in the matmul's epilogue, q·k·v in one
+   * product, attention as one op (its products read the packed heads in place; scale, mask, softmax,
+   * dropout and gate in one row pass), residual add + layer norm in one dispatch. false: the plain
+   * composition of ops, the reference (equal to f32 rounding; the same dropout bits).
    */
   fused?: boolean;
 }

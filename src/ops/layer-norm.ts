@@ -164,7 +164,8 @@ export const layerNormBackwardOp = defineOp<BackwardParams>({
     const [pw, pb] = dw === undefined ? [ctx.scratch([1], 'f32'), ctx.scratch([1], 'f32')] : [dw, db];
     ctx.dispatch({ kernel: 'layer-norm-backward', constants: { MODE, WG }, uniforms: [rows, n, 0], workgroups: groups, bindings: [x, w, mean, rstd, g, dx, pw, pb] });
     if (dw === undefined) return;
-    const [chunks, chunk] = chunking(rows);
+    // One thread per row (software adapters): one chunk, no partial sums to reduce — two dispatches fewer.
+    const [chunks, chunk] = MODE === 0 ? [1, rows] : chunking(rows);
     const [sw, sb] = chunks === 1 ? [dw, db] : [ctx.scratch([chunks, n], 'f32'), ctx.scratch([chunks, n], 'f32')];
     ctx.dispatch({
       kernel: 'layer-norm-backward', constants: { MODE: 2, WG: 64 }, uniforms: [rows, n, chunk],

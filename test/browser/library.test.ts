@@ -2,9 +2,11 @@
 // here), the bundle built exactly as `npm run build` builds it. In the page (test/browser/page/suite.ts):
 // every op against the CPU reference on random shapes, a tiny RoBERTa against the CPU, a gradient check
 // against central differences, and RoBERTa's forward and backward against the committed PyTorch fixture.
-// Its first output line names the browser and the adapter.
+// Also the README's browser example, as written, against the bundle. Its first output line names the
+// browser and the adapter.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { transform } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error -- a plain .mjs build script without declarations
 import { buildPage } from '../../scripts/build-browser.mjs';
@@ -37,11 +39,16 @@ describe.skipIf(!haveChromium && !browserRequired)('the library bundle in headle
     if (!haveChromium) throw new Error(missingChromium);
     bundle = await buildBundle();
     const suite = await buildPage(join(root, 'test/browser/page/suite.ts'), { libraryUrl: './das-webgpu.js' });
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const example = /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('### In the browser')))?.[1] ?? 'throw new Error("README.md: no ts block under ### In the browser")';
+    const exampleJs = (await transform(example.replace(/from 'das-webgpu'/g, "from './das-webgpu.js'"), { loader: 'ts', format: 'esm' })).code;
     const { server, url } = await serve({
       '/': { body: '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>das-webgpu browser suite</title><script type="module" src="./suite.js"></script>' },
       '/suite.js': { body: suite },
       '/das-webgpu.js': bundle.file,
       '/fixtures/': join(root, 'test/fixtures'),
+      '/models/': join(root, 'models'),
+      '/readme-example.js': { body: exampleJs },
     });
     stop = () => server.close();
     s = await launch();
@@ -59,7 +66,7 @@ describe.skipIf(!haveChromium && !browserRequired)('the library bundle in headle
 
   it('the bundle loads in a page as one ES module, with no Node built-in and no webgpu package, and finds the adapter', () => {
     const code = readFileSync(bundle.file, 'utf8');
-    expect(code).not.toMatch(/["']node:[a-z_/]+["']/);
+    expect(code).not.toMatch(/(?:from\s*|import\s*\(\s*|require\s*\(\s*)["']node:[a-z_/]+["']/);
     expect(code).not.toMatch(/from\s*["']webgpu["']|import\(\s*["']webgpu["']\)/);
     expect(info.bundleHasNoNode).toBe(true);
     expect(info.adapter, 'the browser gives no WebGPU adapter').not.toBeNull();
@@ -87,6 +94,13 @@ describe.skipIf(!haveChromium && !browserRequired)('the library bundle in headle
     const r = await call('parity', { url: '/fixtures/roberta-A.safetensors' });
     expect(r.failures).toEqual([]);
     expect(r.tensors).toBeGreaterThan(30);
+  });
+
+  it("the README's browser example runs as written against the bundle", async () => {
+    const before = s.console.length;
+    await s.page.evaluate('import("./readme-example.js")'); // a string: vitest would rewrite a function's import()
+    const logged = s.console.slice(before).join('\n');
+    expect(logged).toMatch(/^log: \[ *1, *\d+, *128 *\]/m);
   });
 
   it('the page logged no error', () => {

@@ -68,8 +68,8 @@ export class WebGpuBackend implements Backend, GpuContext {
   private readonly groupsByBuffer = new Map<number, Set<string>>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
-  private readonly pipelineIds = new WeakMap<GPUComputePipeline, { id: number; layout: GPUBindGroupLayout }>();
-  private nextPipelineId = 1;
+  private readonly layoutIds = new WeakMap<GPUBindGroupLayout, number>();
+  private nextLayoutId = 1;
   private inFlight: InFlight[] = [];
   private inFlightDispatches = 0;
   private readonly spareFences: GPUBuffer[] = [];
@@ -183,20 +183,21 @@ export class WebGpuBackend implements Backend, GpuContext {
     const pipeline = this.pipelines.get(call.kernel, call.constants);
     this.ensureEncoder();
     this.pass ??= this.encoder!.beginComputePass();
-    const p = this.pipelineId(pipeline);
-    // The bind group is looked up by what it binds: pipeline, then (buffer, offset, size) per binding.
     const entries: GPUBindGroupEntry[] = call.bindings.map((t, i) => {
       const buffer = t.storage.handle as GPUBuffer;
       this.pendingRefs.add(buffer);
       return { binding: i, resource: { buffer, offset: 0, size: Math.max(4, t.size * bytesPer(t.dtype)) } };
     });
+    // The uniforms' place in the arena is the uniform binding's dynamic offset (pipelines.ts), not part of the bind group.
+    const offsets: number[] = [];
     if (call.uniforms.length > 0) {
       const [buffer, offset, size] = this.writeUniforms(call.uniforms);
-      entries.push({ binding: call.bindings.length, resource: { buffer, offset, size } });
+      entries.push({ binding: call.bindings.length, resource: { buffer, offset: 0, size } });
+      offsets.push(offset);
     }
-    const bindGroup = this.bindGroup(p, entries);
+    const bindGroup = this.bindGroup(this.pipelines.bindGroupLayout(call.kernel), entries);
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setBindGroup(0, bindGroup, offsets);
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.counters.dispatches++;
     if (++this.pending >= this.maxDispatchesPerSubmit) this.flush();
@@ -302,13 +303,13 @@ export class WebGpuBackend implements Backend, GpuContext {
     }
   }
 
-  private pipelineId(pipeline: GPUComputePipeline): { id: number; layout: GPUBindGroupLayout } {
-    let p = this.pipelineIds.get(pipeline);
-    if (p === undefined) {
-      p = { id: this.nextPipelineId++, layout: pipeline.getBindGroupLayout(0) };
-      this.pipelineIds.set(pipeline, p);
+  private layoutId(layout: GPUBindGroupLayout): number {
+    let id = this.layoutIds.get(layout);
+    if (id === undefined) {
+      id = this.nextLayoutId++;
+      this.layoutIds.set(layout, id);
     }
-    return p;
+    return id;
   }
 
   private bufferId(b: GPUBuffer): number {
@@ -321,13 +322,14 @@ export class WebGpuBackend implements Backend, GpuContext {
   }
 
   /**
-   * The bind group for these entries, reused when the same buffer ranges were bound to the same pipeline
-   * before (a training loop rebinds the same pooled buffers every step, so it creates none after its first
-   * steps). Bind groups are immutable views of buffer ranges: reuse changes no result.
+   * The bind group for these entries, reused when the same buffer ranges were bound with the same layout
+   * (one per kernel) before: a training loop rebinds the same pooled buffers every step (pool.ts), so it
+   * creates none after its first steps. Bind groups are immutable views of buffer ranges: reuse changes
+   * no result.
    */
-  private bindGroup(p: { id: number; layout: GPUBindGroupLayout }, entries: readonly GPUBindGroupEntry[]): GPUBindGroup {
+  private bindGroup(layout: GPUBindGroupLayout, entries: readonly GPUBindGroupEntry[]): GPUBindGroup {
     const ids: number[] = [];
-    let key = `${p.id}`;
+    let key = `${this.layoutId(layout)}`;
     for (const e of entries) {
       const r = e.resource as GPUBufferBinding;
       const id = this.bufferId(r.buffer);
@@ -340,7 +342,7 @@ export class WebGpuBackend implements Backend, GpuContext {
       this.bindGroups.set(key, hit);
       return hit.group;
     }
-    const group = this.device.createBindGroup({ layout: p.layout, entries });
+    const group = this.device.createBindGroup({ layout, entries });
     this.counters.bindGroups++;
     if (this.bounded) this.countBindGroup();
     this.bindGroups.set(key, { group, buffers: ids });
