@@ -36,16 +36,18 @@ export class WebGpuBackend implements Backend, GpuContext {
   maxDispatchesPerSubmit = 96;
   /**
    * Dawn under Node: dispatches submitted but not yet known complete, past which recording first waits
-   * for the oldest work (down to half of this). Dawn on lavapipe crashed with tens of thousands in
-   * flight (measured: 10,000–25,000, by kernel; see test/backend/inflight.test.ts); 4,096 keeps lavapipe
-   * busy (a dozen training steps of the small model) far below that.
+   * for the oldest work (down to half of this). Until Dawn processes its events it keeps every submit's
+   * memory (a 1,000-step stretch of bench's tiny model grew the process by ~65 MB, without end); 4,096 is
+   * ~40 steps of that model, ~17 of the bench model: enough queued to keep lavapipe busy, and the waits
+   * cost no measurable throughput. (In-flight work itself never crashed lavapipe: 200,000 ran.)
    */
   maxDispatchesInFlight = 4096;
   /**
    * Dawn under Node: bind groups created while the event loop does not run, past which recording throws.
    * Dawn frees a dropped bind group only after the event loop runs, and lavapipe maps memory for each,
-   * up to the kernel's 65,530 mappings (vm.max_map_count) per process. A loop whose buffers repeat needs
-   * none after warm-up (bind groups are cached).
+   * up to the kernel's 65,530 mappings (vm.max_map_count) per process: a segfault at ~65,000, the crash
+   * of a training loop that never awaited. A loop whose buffers repeat creates none after warm-up
+   * (bind groups are cached; pool.ts hands out buffers so that they repeat).
    */
   maxBindGroupsPerTurn = 24576;
   counters = { dispatches: 0, submits: 0, reads: 0, bindGroups: 0, waits: 0 };
@@ -243,14 +245,16 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   // ---- Work in flight (Dawn under Node) ----
   //
-  // Under Node, Dawn learns that submitted work has finished only when its events are processed, which
-  // dawn.node does from the event loop. A loop that records steps without awaiting anything never lets
-  // that happen: lavapipe then crashed (a segfault or a futex abort, no message) once tens of thousands
-  // of dispatches were in flight, or once ~65,000 bind groups were waiting to be freed. So each submit
-  // carries a fence (a 4-byte copy into a small mapped-for-reading buffer), and when more than
+  // Under Node, Dawn learns that submitted work has finished, and frees what it held, only when its
+  // events are processed, which dawn.node does from the event loop; a dropped bind group is freed only
+  // after that too. A loop that records steps without awaiting anything never lets that happen. It used
+  // to die with a bare segfault after a few hundred steps: one new bind group per dispatch, each a memory
+  // mapping in lavapipe, until vm.max_map_count (65,530) ran out. Now bind groups are reused (above), and
+  // each submit carries a fence (a 4-byte copy into a small mapped-for-reading buffer): when more than
   // maxDispatchesInFlight dispatches are not known complete, flush() waits right there, synchronously:
-  // it runs Dawn's event processing itself (dawn-node.ts's pump) and sleeps a millisecond at a time
-  // until the oldest work has finished. Where that is impossible, the next op throws, saying what to do.
+  // it runs Dawn's event processing itself (dawn-node.ts's pump) and sleeps a millisecond at a time until
+  // the oldest work has finished, so Dawn's memory stays flat too. Where it cannot wait, or too many new
+  // bind groups pile up, the next op throws, saying what to do.
 
   private fence(): GPUBuffer {
     const U = gpuGlobals.GPUBufferUsage;
@@ -289,7 +293,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     if (this.inFlightDispatches > this.maxDispatchesInFlight) {
       throw new Error(
         `das-webgpu: ${this.inFlightDispatches} GPU dispatches are submitted but not known to be complete (the limit is ` +
-        `${this.maxDispatchesInFlight}; Dawn on lavapipe crashes with tens of thousands in flight), and this synchronous call ` +
+        `${this.maxDispatchesInFlight}; past it Dawn holds ever more memory for unfinished work), and this synchronous call ` +
         "cannot wait for them here (Dawn's event processing could not be run from it). Let the event loop run: await a read " +
         '(e.g. `await readScalar(loss)`) or `await backend.sync()` every few steps, at least once per ' +
         `${this.maxDispatchesInFlight} dispatches (${this.counters.dispatches} so far in this process).`);
