@@ -1,15 +1,16 @@
 // Work in flight on Dawn under Node. A loop that records training steps and awaits nothing for a
-// thousand steps used to die with a bare segmentation fault after 400–700 steps of the bench model on
-// lavapipe: every dispatch created a bind group that only an event-loop turn could free (lavapipe maps
-// memory for each, up to vm.max_map_count = 65,530), and nothing bounded the dispatches submitted but
-// not known complete (Dawn learns of completion only from the event loop). Now bind groups are cached
-// (the pool hands out buffers so that a steady loop rebinds the same ones) and the backend waits,
-// synchronously, for the oldest work once maxDispatchesInFlight are in flight.
+// thousand steps used to die with a bare segmentation fault after a few hundred steps on lavapipe: every
+// dispatch created a bind group, which Dawn frees only after the event loop runs, and lavapipe maps memory
+// for each, until vm.max_map_count (65,530) ran out (the segfault is in vkCreateDescriptorPool). Now bind
+// groups are cached (pool.ts hands out buffers so that a steady loop rebinds the same ones; uniforms are
+// dynamic offsets), and the backend waits, synchronously, for the oldest work once maxDispatchesInFlight
+// are in flight, so Dawn's memory for unfinished work stays flat too.
 //
 // Cost on the 2-core lavapipe machine: the 10,000-step loop (bench's tiny model, batch 2 × 16 tokens,
-// 111 dispatches a step, 1.1 M in all) runs ~110–190 s depending on load; DAS_INFLIGHT_STEPS=N shortens it
-// (each 1,000 steps is one stretch of 111,000 dispatches without an event-loop turn, beyond the ~60,000
-// that crashed before).
+// 111 dispatches a step, 1.1 M in all, ten stretches of 111,000 without an event-loop turn where ~65,000
+// crashed before) takes 95–160 s (measured while other jobs shared the 2 cores; ~13 ms a step, nearly
+// all lavapipe's per-dispatch cost, so a smaller model or batch saves little); DAS_INFLIGHT_STEPS=N runs
+// N steps instead (the assertions need N >= 2,000).
 import { describe, expect, it } from 'vitest';
 import { add, fromArray, memoryStats, readScalar, release, toArray } from '../../src/index.js';
 import type { HostBatch } from '../../src/nn/mlm.js';

@@ -28,6 +28,8 @@ describe('binary ops', () => {
         fc.tuple(fc.constant(sa), fc.constant(sb), arbValues(sizeOfShape(sa)), arbValues(sizeOfShape(sb)))), ([sa, sb, va, vb]) => {
         // keep max/min away from ties, where the derivative jumps
         const b = name === 'div' ? nonZero(vb) : name === 'maximum' || name === 'minimum' ? vb.map((x) => x + 0.013) : vb;
+        // (a shift alone can still land a value within the finite-difference step of a partner: skip those draws)
+        if (name === 'maximum' || name === 'minimum') fc.pre(Array.from(va).every((x) => Array.from(b).every((y) => Math.abs(x - y) > 1e-4)));
         checkVjp(fns[name], [{ values: va, shape: sa }, { values: b, shape: sb }]);
       }), { numRuns: 25 });
     });

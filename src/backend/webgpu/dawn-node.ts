@@ -13,7 +13,7 @@
 // 2. Quiet adapter discovery. Dawn's Vulkan backend prints "Warning: maxDynamic{Uniform,Storage}Buffers-
 //    PerPipelineLayout artificially reduced from 1000000 to 16 …" with fprintf(stderr) from inside
 //    requestAdapter (it clamps the physical device's own limits, whatever the device later asks for), so
-//    no requested limit avoids it. requestAdapterQuietly() points fd 2 at a temporary file for the
+//    no requested limit avoids it. withStderrFiltered() points fd 2 at a temporary file for the
 //    synchronous part of that call and writes back every line except those two.
 
 type Tick = () => void;
@@ -63,13 +63,18 @@ export function installEventPump(): void {
   g.setImmediate = setImmediate;
 }
 
+/** Runs every tick (each one's run is no longer scheduled: none may be skipped), then rethrows the first error. */
 function runTicks(entries: readonly Pending[]): void {
   pumping = true;
+  let failed = false, error: unknown;
   try {
-    for (const e of entries) e.tick();
+    for (const e of entries) {
+      try { e.tick(); } catch (err) { if (!failed) { failed = true; error = err; } }
+    }
   } finally {
     pumping = false;
   }
+  if (failed) throw error;
 }
 
 /**
@@ -84,11 +89,6 @@ export function pumpEvents(): boolean {
   for (const e of entries) realClearImmediate(e.handle);
   runTicks(entries);
   return true;
-}
-
-/** Forgets the ticks of a GPU object that is being dropped (they are never run early after this). */
-export function resetEventPump(): void {
-  pending = [];
 }
 
 const sleeper = typeof SharedArrayBuffer === 'function' ? new Int32Array(new SharedArrayBuffer(4)) : undefined;

@@ -2,7 +2,7 @@
 // under Node, loaded only there (the browser bundle replaces it with nothing). The only module that
 // touches either. Keeps the GPU object in a module variable and drops it in closeDevice(), or Node
 // would not exit. No Node built-in is imported (ARCHITECTURE.md: the core runs in a browser).
-import { installEventPump, resetEventPump, withStderrFiltered } from './dawn-node.js';
+import { installEventPump, withStderrFiltered } from './dawn-node.js';
 
 export interface AdapterDescription {
   vendor: string;
@@ -101,6 +101,5 @@ export function closeDevice(): void {
   opened?.device.destroy();
   opened = undefined;
   gpu = undefined;
-  if (dawnNode) resetEventPump();
   dawnNode = false;
 }

@@ -64,7 +64,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   private firstError: string | null = null;
   private scratchList: Tensor[] = [];
   private doomed: GPUBuffer[] = [];
-  /** Bounds work in flight and bind groups per event-loop turn (Dawn under Node, where both crashed). */
+  /** Bounds work in flight and new bind groups per event-loop turn: Dawn under Node, which frees its resources only from the event loop. */
   private readonly bounded: boolean;
   private readonly bindGroups = new Map<string, { group: GPUBindGroup; buffers: number[] }>();
   private readonly groupsByBuffer = new Map<number, Set<string>>();
