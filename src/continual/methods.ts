@@ -12,7 +12,9 @@ import { softMask, softMaskScales } from '../das/soft-mask.js';
 import { domainChunks } from '../data/mlm-data.js';
 import { E } from '../fp.js';
 import { loadCheckpoint } from '../io/hf-roberta.js';
-import { loadTokenizer } from '../io/tokenizer/index.js';
+import { type Tokenizer, loadTokenizer } from '../io/tokenizer/index.js';
+import type { Backend } from '../backend/backend.js';
+import type { RobertaConfig } from '../nn/config.js';
 import { mlmLoss } from '../nn/mlm.js';
 import { scalarOp } from '../ops/binary.js';
 import type { Params } from '../nn/params.js';
@@ -38,25 +40,32 @@ const mlmTraining = async (env: DomainEnv): Promise<DomainTraining> => ({
   release: () => {},
 });
 
+/** Runs `f` on a checkpoint and its tokenizer, releasing the parameters afterwards. */
+async function withModel<T>(dir: string, backend: Backend, f: (m: { cfg: RobertaConfig; params: Params; tok: Tokenizer }) => Promise<T>): Promise<T> {
+  const ck = await loadCheckpoint(dir, backend);
+  if (E.isLeft(ck)) throw ck.left;
+  try {
+    const tok = await loadTokenizer(dir);
+    if (E.isLeft(tok)) throw tok.left;
+    return await f({ cfg: ck.right.cfg, params: ck.right.params, tok: tok.right });
+  } finally {
+    release(ck.right.params);
+  }
+}
+
 /** I_KL: the KL-proxy importance of the base model on domain 0's importance subset (§1 step 1, §5). */
 async function klImportance(ctx: SeedContext): Promise<void> {
   const out = klDir(ctx);
   if (existsSync(out)) return;
-  const ck = await loadCheckpoint(ctx.base, ctx.backend);
-  if (E.isLeft(ck)) throw ck.left;
-  try {
-    const tok = await loadTokenizer(ctx.base);
-    if (E.isLeft(tok)) throw tok.left;
+  await withModel(ctx.base, ctx.backend, async ({ cfg, params, tok }) => {
     const settings = dasSettings(ctx.hyper.referenceCompat);
     ctx.log(`das: KL-proxy importance of the base model on ${ctx.domains[0].name}`);
-    await writeDomainImportance(ck.right.cfg, ck.right.params, domainChunks(ctx.domains[0].train, tok.right, ctx.hyper.seqLen), tok.right, out, {
+    await writeDomainImportance(cfg, params, domainChunks(ctx.domains[0].train, tok, ctx.hyper.seqLen), tok, out, {
       loss: 'kl', aggregation: settings.aggregation, dropout: settings.klDropout,
       subset: ctx.hyper.importanceSubset, batchSize: ctx.hyper.importanceBatchSize, seed: ctx.seed + 104729, meta: { model: ctx.base, data: ctx.domains[0].train },
     });
-    ctx.counters.importance++;
-  } finally {
-    release(ck.right.params);
-  }
+  });
+  ctx.counters.importance++;
 }
 
 /** DAS's domain: Ī = EMax of the prior sets gates the previous-knowledge pass; the soft mask scales the gradient (or the update). */
@@ -85,21 +94,15 @@ async function dasTraining(env: DomainEnv): Promise<DomainTraining> {
 async function mlmImportance(env: AfterDomainEnv): Promise<boolean> {
   const out = join(env.out, 'importance');
   if (existsSync(out)) return false;
-  const ck = await loadCheckpoint(env.model, env.backend);
-  if (E.isLeft(ck)) throw ck.left;
-  try {
-    const tok = await loadTokenizer(env.model);
-    if (E.isLeft(tok)) throw tok.left;
+  await withModel(env.model, env.backend, async ({ cfg, params, tok }) => {
     const settings = dasSettings(env.hyper.referenceCompat);
     env.log(`posttrain: MLM importance of ${env.model} on the first ${env.hyper.importanceSubset} chunks`);
-    await writeDomainImportance(ck.right.cfg, ck.right.params, domainChunks(env.corpus, tok.right, env.hyper.seqLen), tok.right, out, {
+    await writeDomainImportance(cfg, params, domainChunks(env.corpus, tok, env.hyper.seqLen), tok, out, {
       loss: 'mlm', aggregation: settings.aggregation, mlmInput: settings.mlmInput, dropout: env.hyper.dropout,
       subset: env.hyper.importanceSubset, batchSize: env.hyper.importanceBatchSize, seed: env.hyper.seed + 7919, meta: { model: env.model, data: env.corpus },
     });
-    return true;
-  } finally {
-    release(ck.right.params);
-  }
+  });
+  return true;
 }
 
 /** DAS: KL importance first; domain t is soft-masked by EMax(I_KL, I_MLM^(0..t−1)); afterwards I_MLM^(t). */

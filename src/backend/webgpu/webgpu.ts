@@ -120,7 +120,13 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   alloc(dtype: DType, size: number): GPUBuffer {
     if (dtype === 'f64') throw new Error('f64 tensors exist only on the cpu backend');
-    return this.pool.acquire(size * bytesPer(dtype));
+    const bytes = size * bytesPer(dtype), limit = this.device.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      // one tensor is one storage binding: refuse before anything is recorded (nothing half-done)
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+      throw new Error(`out of GPU memory for one tensor: ${size.toLocaleString('en')} ${dtype} elements need ${mib(bytes)}, more than this adapter's ${mib(limit)} per buffer (maxStorageBufferBindingSize); lower the size that makes it (vocabulary, hidden size, batch × sequence length) or use an adapter with a larger limit`);
+    }
+    return this.pool.acquire(bytes);
   }
 
   free(handle: unknown): void { this.pool.release(handle as GPUBuffer); }
