@@ -117,3 +117,7 @@ export function required<T>(p: Parsed, name: string, command: string): T {
   if (v === undefined || v === '') throw new UsageError(`das ${command}: --${name} is required`);
   return v as T;
 }
+
+/** The flags written on the command line (by name, without dashes): what was given, as opposed to defaults. */
+export const givenFlags = (argv: readonly string[]): Set<string> =>
+  new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));

@@ -1,14 +1,15 @@
 // `das posttrain`, `das finetune`, `das run`: flags → src/continual/{posttrain,finetune,run}.ts.
 import { basename, join } from 'node:path';
 import { finetuneDefaults, finetuneFiles } from '../eval/finetune.js';
-import { methodNames } from '../continual/methods.js';
+import { METHODS, ROSTER, expandMethods, methodNames } from '../continual/methods.js';
+import type { Method } from '../continual/method.js';
 import { posttrain, posttrainDefaults } from '../continual/posttrain.js';
 import { contrastDefaults } from '../das/contrastive.js';
 import { REFERENCE_SEEDS, runSequence } from '../continual/run.js';
 import { parseShard } from '../continual/shards.js';
 import { releaseAllLocks } from '../io/lock.js';
 import { SOFT_MASK_TARGETS, type SoftMaskTarget } from '../das/soft-mask.js';
-import { type FlagSpecs, type Parsed, UsageError, parseFlags, required, usage } from './args.js';
+import { type FlagSpecs, type Parsed, UsageError, givenFlags, parseFlags, required, usage } from './args.js';
 import { progressBars } from './progress.js';
 import { backendFlag, chooseBackend, repoDefault } from './common.js';
 import { type Pooling, poolings } from '../nn/roberta.js';
@@ -28,6 +29,29 @@ const common = (quick: boolean): FlagSpecs => ({
   'save-every': { kind: 'int', help: 'resumable checkpoint every N steps', default: D.saveEvery, gt: 0 },
 });
 
+/** Every method's own settings as flags (no default in the spec, so a given one can be told from an absent one). */
+const optionFlags: FlagSpecs = Object.fromEntries(Object.values(METHODS).flatMap((m) => Object.entries(m.options ?? {}).map(([k, o]) => [k, {
+  kind: o.kind, help: `${o.help} (default ${o.default})`, ...(o.choices ? { choices: o.choices } : {}), ...(o.min !== undefined ? { min: o.min } : {}), ...(o.gt !== undefined ? { gt: o.gt } : {}),
+} as FlagSpecs[string]])));
+/** The common flags only some methods read (Method.flags). */
+const METHOD_FLAGS = ['contrast-weight', 'reference-compat', 'soft-mask-target', 'importance-subset', 'importance-batch-size'];
+
+/**
+ * Refuses a given flag that none of `methods` reads (naming the methods that do), and returns the
+ * given method settings (absent when none).
+ */
+function methodSettings(argv: readonly string[], p: Parsed, methods: readonly Method[], cmd: string): { options?: Record<string, number | string> } {
+  const given = givenFlags(argv);
+  const readers = (f: string) => Object.values(METHODS).filter((m) => (m.flags ?? []).includes(f) || m.options?.[f] !== undefined).map((m) => m.name);
+  for (const f of [...METHOD_FLAGS, ...Object.keys(optionFlags)]) {
+    if (!given.has(f) || methods.some((m) => (m.flags ?? []).includes(f) || m.options?.[f] !== undefined)) continue;
+    const r = readers(f);
+    throw new UsageError(`das ${cmd}: --${f} is a setting of ${r.join(', ')}; --method ${methods.map((m) => m.name).join(',')} does not ${r.length === 1 ? 'run it' : 'run any of them'}`);
+  }
+  const options = Object.fromEntries(Object.keys(optionFlags).filter((k) => given.has(k)).map((k) => [k, p[k] as number | string]));
+  return Object.keys(options).length > 0 ? { options } : {};
+}
+
 const posttrainFlags: FlagSpecs = {
   model: { kind: 'string', help: 'Hugging Face directory to start from (with MLM head and tokenizer files)', required: true },
   corpus: { kind: 'string', help: 'the domain corpus: plain text, one passage per line', required: true },
@@ -35,6 +59,7 @@ const posttrainFlags: FlagSpecs = {
   method: { kind: 'string', help: 'das (soft-masking + contrastive, then MLM importance), ncl (plain MLM), or any method of das run (its training of one domain)', default: 'das', choices: methodNames },
   importance: { kind: 'list', help: 'das: prior importance directories (KL proxy before the first domain, then MLM of each earlier domain); normalised and max-accumulated' },
   ...common(false),
+  ...optionFlags,
   seed: { kind: 'int', help: 'seed for batches, masking, dropout and the importance subset (the reference post-trains with 111)', default: D.seed },
   ...backendFlag,
   quiet: { kind: 'boolean', help: 'no progress output' },
@@ -69,7 +94,7 @@ const finetuneFlags: FlagSpecs = {
 const runFlags: FlagSpecs = {
   sequence: { kind: 'string', help: 'sequence.json: ordered domains, each with corpus, end task and labels', default: 'data/sequence.json' },
   model: { kind: 'string', help: 'the base model (Hugging Face directory with MLM head and tokenizer files)', required: true },
-  method: { kind: 'string', help: `${methodNames.join(' | ')}, or a comma list (one combined table)`, default: 'das' },
+  method: { kind: 'string', help: `${methodNames.join(' | ')}, a comma list (one combined table, in the paper's order), or all (the roster: ${ROSTER.join(', ')})`, default: 'das' },
   out: { kind: 'string', help: 'run directory (default runs/<methods>); an interrupted run continues here' },
   seeds: { kind: 'int', help: `number of seeds, taken from ${REFERENCE_SEEDS.join(', ')}`, default: 1, gt: 0, max: REFERENCE_SEEDS.length },
   'seed-list': { kind: 'string', help: 'explicit comma-separated seeds (overrides --seeds)' },
@@ -80,6 +105,7 @@ const runFlags: FlagSpecs = {
   'no-base': { kind: 'boolean', help: 'do not fine-tune the base model directly (drops the "vs base" columns; one fine-tune fewer per task and seed)' },
   shard: { kind: 'string', help: 'K/N: run only the K-th of N disjoint parts of the work (base fine-tunes per seed, base held-out loss, each method × seed chain; every N-th from the K-th), e.g. one Slurm array task or Kubernetes pod each, in one --out on a shared file system; parts are locked (a part held by another live process is waited for); writes no table: the same command without --shard, afterwards, finds everything done and writes it (deploy/README.md)' },
   ...common(true),
+  ...optionFlags,
   ...ftFlags('ft-', true),
   ...backendFlag,
   quiet: { kind: 'boolean', help: 'no progress output' },
@@ -95,13 +121,14 @@ export async function posttrainCommand(argv: string[]): Promise<number> {
   const p = parseFlags(argv, posttrainFlags, cmd);
   if (p.help) { process.stdout.write(usage(cmd, 'post-train one domain with DAS (or plain MLM: ncl), then compute its MLM importance', posttrainFlags)); return 0; }
   const method = p.method as string;
+  const own = methodSettings(argv, p, [METHODS[method]], cmd);
   const backend = await chooseBackend(p.backend, cmd);
   const r = await posttrain({
     model: required(p, 'model', cmd), corpus: required(p, 'corpus', cmd), out: required(p, 'out', cmd), method,
     importance: p.importance as string[] | undefined, steps: num(p, 'steps', D.steps), batchSize: num(p, 'batch-size', D.batchSize), ...gradAccum(p), seqLen: num(p, 'seq-len', D.seqLen),
     lr: num(p, 'lr', D.lr), seed: p.seed as number, contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']),
     softMaskTarget: p['soft-mask-target'] as SoftMaskTarget, saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', D.importanceSubset),
-    importanceBatchSize: p['importance-batch-size'] as number, backend, quiet: Boolean(p.quiet), progress: progressBars(Boolean(p.quiet)),
+    importanceBatchSize: p['importance-batch-size'] as number, ...own, backend, quiet: Boolean(p.quiet), progress: progressBars(Boolean(p.quiet)),
   });
   process.stdout.write(`${JSON.stringify({ backend: backend.name, ...r })}\n`);
   return r.stoppedOnNaN ? 1 : 0;
@@ -127,9 +154,10 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
 export async function runCommand(argv: string[]): Promise<number> {
   const cmd = 'run';
   const p = parseFlags(argv, runFlags, cmd);
-  if (p.help) { process.stdout.write(usage(cmd, 'a whole domain sequence (das | ncl | one): post-training, importance, progressive fine-tuning matrix, forgetting and transfer', runFlags)); return 0; }
-  const methods = (p.method as string).split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const m of methods) if (!methodNames.includes(m)) throw new UsageError(`das ${cmd}: unknown method '${m}' (choose from ${methodNames.join(', ')})`);
+  if (p.help) { process.stdout.write(usage(cmd, 'a whole domain sequence for DAS and its baselines: post-training, importance, progressive fine-tuning matrix, forgetting and transfer', runFlags)); return 0; }
+  let methods: string[];
+  try { methods = expandMethods(p.method as string); } catch (e) { throw new UsageError(`das ${cmd}: ${(e as Error).message}`); }
+  const own = methodSettings(argv, p, methods.map((m) => METHODS[m]), cmd);
   for (const f of ['sequence', 'model']) if (typeof p[f] === 'string') repoDefault(p[f], f, cmd); // data/…, models/…: repo checkout only
   let seeds: number[];
   if (p['seed-list'] !== undefined) {
@@ -142,7 +170,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const shard = p.shard === undefined ? undefined : parseShard(p.shard as string);
   if (typeof shard === 'string') throw new UsageError(`das ${cmd}: ${shard}`);
   const backend = await chooseBackend(p.backend, cmd);
-  const out = (p.out as string | undefined) ?? `runs/${methods.join('+')}${q ? '-quick' : ''}`;
+  const out = (p.out as string | undefined) ?? `runs/${(p.method as string).split(',').map((x) => x.trim()).join('+')}${q ? '-quick' : ''}`;
   // killed (Slurm's scancel, Kubernetes' eviction, Ctrl-C): release the part locks first; everything written is resumable
   const onSignal = (sig: NodeJS.Signals) => { releaseAllLocks(); process.exit(sig === 'SIGINT' ? 130 : 143); };
   process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
@@ -154,6 +182,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       steps: num(p, 'steps', q ? 30 : D.steps), batchSize: num(p, 'batch-size', q ? 8 : D.batchSize), ...gradAccum(p), seqLen: num(p, 'seq-len', q ? 64 : D.seqLen), lr: num(p, 'lr', D.lr),
       contrastWeight: p['contrast-weight'] as number | undefined, referenceCompat: Boolean(p['reference-compat']), softMaskTarget: p['soft-mask-target'] as SoftMaskTarget,
       saveEvery: p['save-every'] as number, importanceSubset: num(p, 'importance-subset', q ? 64 : D.importanceSubset), importanceBatchSize: p['importance-batch-size'] as number,
+      ...own,
     },
     finetune: {
       epochs: num(p, 'ft-epochs', q ? 3 : finetuneDefaults.epochs), lr: num(p, 'ft-lr', finetuneDefaults.lr), batchSize: num(p, 'ft-batch-size', finetuneDefaults.batchSize),

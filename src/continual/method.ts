@@ -18,6 +18,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { ProgressFactory } from '../train/progress.js';
 import type { SoftMaskTarget } from '../das/soft-mask.js';
 import type { Share } from '../train/accumulate.js';
+import type { ScoreKind } from '../eval/report.js';
 
 /** Post-training hyper-parameters of a run (one value for every domain). */
 export interface PosttrainHyper {
@@ -35,6 +36,23 @@ export interface PosttrainHyper {
   saveEvery?: number;
   importanceSubset: number;
   importanceBatchSize: number;
+  /**
+   * Method-specific settings by flag name (e.g. 'kd-weight': 1), as given; absent ones take the
+   * method's default (Method.options, read with `optionOf`). Absent when none is given, so runs
+   * without them record the settings they always did.
+   */
+  options?: Readonly<Record<string, number | string>>;
+}
+
+/** A method's own setting: its flag (`--<name>`), type, default and help. */
+export interface MethodOption {
+  kind: 'number' | 'int' | 'string';
+  default: number | string;
+  help: string;
+  choices?: readonly string[];
+  /** Smallest allowed value (inclusive) / strictly greater than. */
+  min?: number;
+  gt?: number;
 }
 
 /**
@@ -44,7 +62,12 @@ export interface PosttrainHyper {
  * batch's value, token-mean terms × share.tokens and sequence-mean terms × share.rows, so that the
  * sums over micro-batches are the whole batch's. Absent: the whole batch.
  */
-export interface DomainBatch { corrupted: Batch; original: Batch; targets: MlmTargets; share?: Share }
+export interface DomainBatch {
+  corrupted: Batch; original: Batch; targets: MlmTargets; share?: Share;
+  /** The optimizer step (0-based) and, with gradient accumulation, the micro-batch's index in it. */
+  step: number;
+  micro?: number;
+}
 
 /** What a method's per-domain set-up gets: the model's shape and the domain's settings. */
 export interface DomainEnv {
@@ -81,6 +104,8 @@ export interface AfterDomainEnv {
   corpus: string;
   backend: Backend;
   hyper: PosttrainHyper & { seed: number; dropout: boolean };
+  /** The prior outputs the domain was trained with (as DomainEnv.priors; EWC: the previous Fisher, DER++: the previous buffer). */
+  priors?: readonly string[];
   log: (s: string) => void;
 }
 
@@ -106,17 +131,34 @@ export interface SeedContext {
   onStep?: (t: number, step: number, loss: number) => void;
 }
 
+
 export interface Method {
   readonly name: string;
+  /** One line for --help and the docs: what it trains and what it regularises. */
+  readonly summary?: string;
+  /** How its scores are read (default 'matrix'). */
+  readonly scores?: ScoreKind;
+  /** The common post-training flags it reads beyond steps, batch, lengths and lr (e.g. DAS: contrast-weight); any other given is refused. */
+  readonly flags?: readonly string[];
+  /** Its own settings (flags `--<name>`), read with optionOf. */
+  readonly options?: Readonly<Record<string, MethodOption>>;
   /**
    * The name its post-training is recorded under (settings, checkpoints, model metadata); default
    * `name`. ONE trains every domain exactly as NCL does, from another start: 'ncl'.
    */
   readonly trainsAs?: string;
   /** Starting model of domain t: the model after domain t−1 (continual) or the base model (ONE). */
-  startsFrom(ctx: SeedContext, t: number): string;
-  /** End tasks fine-tuned after domain t: every domain seen so far (progressive matrix), or only t (ONE). */
-  evaluates(t: number): number[];
+  startsFrom(ctx: SeedContext, t: number): string | Promise<string>;
+  /** End tasks fine-tuned after domain t of `count`: every domain seen so far (progressive matrix), or only t (ONE). */
+  evaluates(t: number, count: number): number[];
+  /** Whether domain t of `count` is post-trained (default: every one; MTL trains once, on all text, at the last). */
+  trainsDomain?(t: number, count: number): boolean;
+  /** The text domain t trains on (default: the domain's own corpus; MTL: all domains' text mixed). */
+  corpus?(ctx: SeedContext, t: number): string | Promise<string>;
+  /** Optimizer steps of domain t (default: the run's steps per domain). */
+  steps?(ctx: SeedContext, t: number): number;
+  /** The model fine-tuned on end task k after domain t (default: the model after domain t; HAT: with task k's mask). */
+  endTaskModel?(ctx: SeedContext, t: number, k: number): Promise<string>;
   /** Before the first domain (DAS: the KL-proxy importance of the base model). */
   prepare(ctx: SeedContext): Promise<void>;
   /** Earlier outputs domain t builds on (DAS: the KL-proxy and earlier MLM importance directories). */
@@ -141,3 +183,14 @@ export interface Method {
 
 /** The name a method's post-training is recorded under. */
 export const trainsAs = (m: Method): string => m.trainsAs ?? m.name;
+
+/** A method's own setting: the value given in the hyper-parameters, or its default. */
+export function optionOf<T extends number | string>(m: Pick<Method, 'name' | 'options'>, hyper: Pick<PosttrainHyper, 'options'>, name: string): T {
+  const spec = m.options?.[name];
+  if (spec === undefined) throw new Error(`method ${m.name} has no setting '${name}'`);
+  return (hyper.options?.[name] ?? spec.default) as T;
+}
+
+/** Every own setting of a method with its value (given or default): recorded in settings.json. */
+export const optionValues = (m: Pick<Method, 'name' | 'options'>, hyper: Pick<PosttrainHyper, 'options'>): Record<string, number | string> =>
+  Object.fromEntries(Object.keys(m.options ?? {}).map((k) => [k, optionOf(m, hyper, k)]));

@@ -34,7 +34,7 @@ import { type MicroResult, type Share, accumulate, microBatches, microKey } from
 import { trainLoop } from '../train/loop.js';
 import type { TrainState } from '../train/mlm-step.js';
 import type { ProgressFactory } from '../train/progress.js';
-import { type DomainTraining, type Method, type PosttrainHyper, trainsAs } from './method.js';
+import { type DomainTraining, type Method, type PosttrainHyper, optionValues, trainsAs } from './method.js';
 import { methodByName } from './methods.js';
 
 /** HF AdamW, eps 1e-6, no weight decay (§7.1): every method's optimizer, between its own transformations. */
@@ -105,7 +105,7 @@ function hyperOf(o: PosttrainOptions): PosttrainHyper & { seed: number; dropout:
     steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, lr: o.lr, seed: o.seed, dropout: o.dropout ?? d.dropout, warmup: o.warmup ?? d.warmup,
     contrastWeight: o.contrastWeight ?? contrastDefaults.contrastWeight, referenceCompat: Boolean(o.referenceCompat), softMaskTarget: o.softMaskTarget ?? d.softMaskTarget,
     saveEvery: o.saveEvery ?? d.saveEvery, importanceSubset: o.importanceSubset ?? d.importanceSubset, importanceBatchSize: o.importanceBatchSize ?? d.importanceBatchSize,
-    ...accumSetting(o),
+    ...accumSetting(o), ...(o.options !== undefined && Object.keys(o.options).length > 0 ? { options: o.options } : {}),
   };
 }
 
@@ -121,9 +121,12 @@ function fingerprintOf(o: PosttrainOptions) {
   return {
     model: o.model, corpus: o.corpus, method: trainsAs(methodOf(o)), importance: o.importance ?? [], steps: h.steps, batchSize: h.batchSize, seqLen: h.seqLen, lr: h.lr,
     seed: h.seed, warmup: h.warmup, contrastWeight: h.contrastWeight, referenceCompat: h.referenceCompat, softMaskTarget: h.softMaskTarget, dropout: h.dropout, extraLoss: null,
-    ...accumSetting(o),
+    ...accumSetting(o), ...ownOptions(methodOf(o), h),
   };
 }
+
+/** A method's own settings with their values (absent for methods without any, so their checkpoints resume as before). */
+const ownOptions = (m: Method, h: PosttrainHyper) => (m.options !== undefined && Object.keys(m.options).length > 0 ? { options: optionValues(m, h) } : {});
 
 /** Everything that decides a post-training output (recorded in settings.json; a resumed or finished --out must match). */
 export const posttrainSettings = (o: PosttrainOptions) => {
@@ -136,6 +139,7 @@ function checkOptions(o: PosttrainOptions): void {
   for (const k of ['steps', 'batchSize', 'seqLen'] as const) if (!(Number.isSafeInteger(o[k]) && o[k] > 0)) throw new Error(`posttrain: ${k} must be a positive integer, got ${o[k]}`);
   if (o.gradAccum !== undefined && !(Number.isSafeInteger(o.gradAccum) && o.gradAccum > 0)) throw new Error(`posttrain: gradAccum must be a positive integer, got ${o.gradAccum}`);
   if (!(o.lr > 0)) throw new Error(`posttrain: lr must be positive, got ${o.lr}`);
+  for (const k of Object.keys(o.options ?? {})) if (m.options?.[k] === undefined) throw new Error(`posttrain --method ${m.name} has no setting '${k}'${m.options ? ` (its settings: ${Object.keys(m.options).join(', ')})` : ''}`);
   if (m.needsPriors && (o.importance ?? []).length === 0) throw new Error(`posttrain --method ${m.name} needs ${m.priorsHint ?? 'prior outputs (--importance DIR…)'}`);
   if (o.softMaskTarget !== undefined && o.softMaskTarget !== 'gradient' && o.softMaskTarget !== 'update') throw new Error(`posttrain: soft-mask target must be gradient or update, got '${String(o.softMaskTarget)}'`);
 }
@@ -201,11 +205,12 @@ async function train(o: PosttrainOptions, m: Method, paths: ReturnType<typeof po
         const dk = h.dropout ? foldIn(key(o.seed + 2), step) : undefined;
         const d = domain!;
         /** Loss, parts and gradients of one (micro-)batch; `share`: its part of the step (gradient accumulation). */
-        const lossAndGrad = (mb: MlmBatch, key: typeof dk, share?: Share): MicroResult<Params> => {
+        const lossAndGrad = (mb: MlmBatch, key: typeof dk, share?: Share, micro?: number): MicroResult<Params> => {
           const corrupted = toDevice(cfg, mb, o.backend);
           const original = toDevice(cfg, { B: mb.B, T: mb.T, ids: mb.originalIds, attention: mb.attention }, o.backend);
           const targets = mlmTargets(mb, o.backend);
-          const [[loss, parts], g] = valueAndGrad((a: { params: Params }) => d.loss(a.params, { corrupted, original, targets, ...(share ? { share } : {}) }, key), ['params'])({ params: s.params });
+          const batch = { corrupted, original, targets, step, ...(share ? { share, micro } : {}) };
+          const [[loss, parts], g] = valueAndGrad((a: { params: Params }) => d.loss(a.params, batch, key), ['params'])({ params: s.params });
           return [loss, parts, g.params];
         };
         return tidy(() => {
@@ -214,7 +219,7 @@ async function train(o: PosttrainOptions, m: Method, paths: ReturnType<typeof po
           else {
             // micro-batches of batchSize consecutive chunks of the step's batch, soft-masked (and clipped) once, on the sum
             const micro = microBatches(hb, o.batchSize);
-            [loss, parts, grads] = accumulate(micro.length, (i) => lossAndGrad(micro[i].batch, microKey(dk, i), micro[i].share));
+            [loss, parts, grads] = accumulate(micro.length, (i) => lossAndGrad(micro[i].batch, microKey(dk, i), micro[i].share, i));
           }
           const opt = optimizer(d, schedule(step));
           const [params, state] = applyGradients(opt.tx, s.params, grads, opt.wrap(s.opt));
@@ -259,7 +264,7 @@ export async function posttrain(o: PosttrainOptions): Promise<PosttrainResult> {
     result = { ...result, steps: t.steps, finalLoss: t.finalLoss, secondsPerStep: t.secondsPerStep, resumedAt: t.resumedAt, trained: true, stoppedOnNaN: t.stopped };
     if (t.stopped) return result;
   }
-  if (m.afterDomain) result.importanceComputed = await m.afterDomain({ model: paths.model, out: o.out, corpus: o.corpus, backend: o.backend, hyper: hyperOf(o), log });
+  if (m.afterDomain) result.importanceComputed = await m.afterDomain({ model: paths.model, out: o.out, corpus: o.corpus, backend: o.backend, hyper: hyperOf(o), priors: o.importance ?? [], log });
   if (!result.trained && !result.importanceComputed && existsSync(paths.result)) {
     return { ...(JSON.parse(await readFile(paths.result, 'utf8')) as PosttrainResult), trained: false, importanceComputed: false, resumedAt: null };
   }

@@ -35,7 +35,7 @@ import { release } from '../tensor/scope.js';
 import { type FinetuneHyper, finetune } from '../eval/finetune.js';
 import type { ProgressFactory } from '../train/progress.js';
 import type { Counters, Method, PosttrainHyper, SeedContext } from './method.js';
-import { METHODS, domainDir, methodNames } from './methods.js';
+import { METHODS, domainDir, methodNames, scoreKinds } from './methods.js';
 import { type PosttrainResult, posttrain } from './posttrain.js';
 import { type Part, type Shard, forEachClaimed, runParts, shardOf, withLock } from './shards.js';
 import { GENERAL, type HeldOut, heldOutLosses, heldOutSets } from '../eval/mlm-eval.js';
@@ -254,13 +254,17 @@ type StageKind = 'posttrain' | 'finetune';
 
 /** Fine-tunes taken after domain t under --matrix. */
 const cellsAfter = (o: RunOptions, m: Method, t: number, domains: number): number[] =>
-  m.evaluates(t).filter((k) => o.matrix !== 'diagonal-final' || k === t || t === domains - 1);
+  m.evaluates(t, domains).filter((k) => o.matrix !== 'diagonal-final' || k === t || t === domains - 1);
+
+/** Whether method m post-trains domain t (MLT: only the last). */
+const trains = (m: Method, t: number, domains: number): boolean => m.trainsDomain?.(t, domains) ?? true;
 
 /** Post-trains domain t for method m with the run's hyper-parameters (the method's afterDomain step included). */
-function posttrainDomain(ctx: SeedContext, m: Method, t: number, out: string): Promise<PosttrainResult> {
+async function posttrainDomain(ctx: SeedContext, m: Method, t: number, out: string): Promise<PosttrainResult> {
   const h = ctx.hyper;
   return posttrain({
-    ...h, model: m.startsFrom(ctx, t), corpus: ctx.domains[t].train, out, method: m, importance: m.priors?.(ctx, t), seed: ctx.seed,
+    ...h, model: await m.startsFrom(ctx, t), corpus: m.corpus ? await m.corpus(ctx, t) : ctx.domains[t].train, steps: m.steps?.(ctx, t) ?? h.steps,
+    out, method: m, importance: m.priors?.(ctx, t), seed: ctx.seed,
     backend: ctx.backend, quiet: ctx.quiet, progress: ctx.progress, adoptExisting: true, signal: ctx.signal,
     onStep: ctx.onStep && ((step, loss) => ctx.onStep!(t, step, loss)),
   });
@@ -280,6 +284,7 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
   await timed(state.seconds, 'prepare', () => m.prepare(ctx));
   await save();
   for (let t = 0; t < domains.length; t++) {
+    if (!trains(m, t, domains.length)) continue;
     const out = domainDir(ctx, t), sec = state.seconds?.domains[t];
     let r!: PosttrainResult;
     await progress.stage('posttrain', `${where(t)}: post-training`, async () => {
@@ -295,12 +300,16 @@ async function runSeed(o: RunOptions, m: Method, seed: number, domains: readonly
     state.domains[t].secondsPerStep = r.secondsPerStep ?? state.domains[t].secondsPerStep;
     await save();
     if (heldOut.length > 0) {
-      const seen = new Set([GENERAL, ...m.evaluates(t).map((k) => domains[k].name)]);
-      await timed(sec, 'heldOut', () => heldOutLosses(join(out, 'model'), heldOut.filter((h) => seen.has(h.name)), join(out, HELD_OUT_FILE), o.backend));
+      const seen = new Set([GENERAL, ...m.evaluates(t, domains.length).map((k) => domains[k].name)]);
+      // a method with per-task models (HAT: task k's mask) reads domain k's text with task k's model, general text with domain t's
+      const modelFor = m.endTaskModel ? (set: string) => { const k = domains.findIndex((d) => d.name === set); return m.endTaskModel!(ctx, t, k < 0 ? t : k); } : join(out, 'model');
+      await timed(sec, 'heldOut', () => heldOutLosses(modelFor, heldOut.filter((h) => seen.has(h.name)), join(out, HELD_OUT_FILE), o.backend));
     }
     for (const k of cellsAfter(o, m, t, domains.length)) {
       const label = `${m.name} ${domains[t].name}→${domains[k].name}`;
-      const ran = await progress.stage('finetune', `${label}, seed ${seed}: fine-tuning`, () => timed(sec, 'finetune', () => scoreTask(o, join(out, 'model'), tasks[k], seed, finetuneFile(dir, domains, t, k), label)));
+      const file = finetuneFile(dir, domains, t, k);
+      const model = async () => (existsSync(file) ? '' : m.endTaskModel ? await m.endTaskModel(ctx, t, k) : join(out, 'model'));
+      const ran = await progress.stage('finetune', `${label}, seed ${seed}: fine-tuning`, () => timed(sec, 'finetune', async () => scoreTask(o, await model(), tasks[k], seed, file, label)));
       if (ran) state.counters.finetune++;
       if (!state.domains[t].evaluated.includes(k)) state.domains[t].evaluated.push(k);
       await save();
@@ -344,8 +353,9 @@ export async function runSequence(options: RunOptions): Promise<RunSummary> {
   const parts = shardOf(runParts(o), sh);
   const chains = parts.filter((p) => p.kind === 'chain');
   const total = {
-    posttrain: chains.length * domains.length,
-    finetune: parts.filter((p) => p.kind === 'base').length * domains.length + chains.reduce((a, p) => a + domains.reduce((b, _d, t) => b + cellsAfter(o, METHODS[p.method!], t, domains.length).length, 0), 0),
+    posttrain: chains.reduce((a, p) => a + domains.filter((_d, t) => trains(METHODS[p.method!], t, domains.length)).length, 0),
+    finetune: parts.filter((p) => p.kind === 'base').length * domains.length
+      + chains.reduce((a, p) => a + domains.reduce((b, _d, t) => b + (trains(METHODS[p.method!], t, domains.length) ? cellsAfter(o, METHODS[p.method!], t, domains.length).length : 0), 0), 0),
   };
   const progress = new RunProgress(total, log);
   log(`das run${resumed ? ' (resumed: finished stages are kept, not redone)' : ''}: methods ${o.methods.join(', ')}; seeds ${o.seeds.join(', ')}; domains ${domains.map((d) => d.name).join(' → ')}; ${sh ? `parts ${parts.map((p) => p.id).join(', ')}; ` : ''}${progress.all} stages (${total.posttrain} post-trainings, ${total.finetune} fine-tunes)`);
@@ -369,7 +379,7 @@ export async function runSequence(options: RunOptions): Promise<RunSummary> {
   await withLock(o.out, 'timings', 'das run: timings.json', async () => {
     await writeJson(join(o.out, TIMINGS_FILE), { invocations: [...readInvocations(o.out), { ...time, seconds: (Date.now() - t0) / 1000 }] });
   });
-  const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods, runMeta(o, domains));
+  const results = collectResults(o.out, o.sequence, domains, o.seeds, o.methods, runMeta(o, domains), scoreKinds(o.methods));
   const done = { states: chains.flatMap((p) => (states.has(p.id) ? [states.get(p.id)!] : [])), baseFinetunes, parts: parts.map((p) => p.id) };
   if (sh !== undefined) {
     await writeJson(join(o.out, 'shards', `${sh.index}-of-${sh.count}.json`), { shard: `${sh.index}/${sh.count}`, parts: done.parts, finished: new Date().toISOString() });

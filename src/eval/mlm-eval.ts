@@ -16,6 +16,7 @@ import type { HostBatch } from '../nn/mlm.js';
 import { foldIn, key } from '../ops/random.js';
 import { release } from '../tensor/scope.js';
 import { evalMlm } from '../train/mlm-step.js';
+import type { BatchLoss } from './stderr.js';
 
 /** Masked batches of one held-out text. */
 export interface HeldOut { name: string; batches: HostBatch[]; chunks: number }
@@ -46,27 +47,61 @@ export function heldOutSets(general: string | undefined, domains: readonly { nam
 
 /** Mean MLM loss per held-out set, by name. */
 export type HeldOutLosses = Record<string, number>;
+/** Per held-out set, by name: each batch's mean loss and labelled-token count, in order (evalMlm's `batches`; src/eval/stderr.ts). */
+export type HeldOutBatches = Record<string, BatchLoss[]>;
 
-/** Losses of the model in `modelDir` on `sets`, cached in `file` (written atomically; reused when it covers the same sets and chunk counts). */
-export async function heldOutLosses(modelDir: string, sets: readonly HeldOut[], file: string, backend: Backend): Promise<HeldOutLosses> {
-  if (existsSync(file)) {
-    const have = JSON.parse(readFileSync(file, 'utf8')) as { losses: HeldOutLosses; chunks: Record<string, number> };
-    if (sets.every((s) => typeof have.losses[s.name] === 'number' && have.chunks?.[s.name] === s.chunks)) return have.losses;
+/**
+ * The cache file: `losses` and `chunks` per set, and since standard errors were added `batches` per set
+ * as [loss, tokens] pairs (absent in older files, which stay valid: their losses are reused, without
+ * standard errors).
+ */
+interface HeldOutFile { model?: string | Record<string, string>; chunks: Record<string, number>; losses: HeldOutLosses; batches?: Record<string, [number, number][]> }
+const readFile = (file: string): HeldOutFile | null => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as HeldOutFile) : null);
+
+/**
+ * Losses of the model in `modelDir` on `sets`, cached in `file` (written atomically; reused when it
+ * covers the same sets and chunk counts). `modelDir` may name a model per set (HAT: each domain's
+ * text read by the model with that domain's mask); `model` in the file then maps set → directory.
+ */
+export async function heldOutLosses(modelDir: string | ((set: string) => Promise<string>), sets: readonly HeldOut[], file: string, backend: Backend): Promise<HeldOutLosses> {
+  const have = readFile(file);
+  if (have !== null && sets.every((s) => typeof have.losses[s.name] === 'number' && have.chunks?.[s.name] === s.chunks)) return have.losses;
+  const dirs = new Map<string, HeldOut[]>();   // model directory → its sets, in order
+  const dirOf: Record<string, string> = {};
+  for (const s of sets) {
+    const d = typeof modelDir === 'string' ? modelDir : await modelDir(s.name);
+    dirOf[s.name] = d;
+    dirs.set(d, [...(dirs.get(d) ?? []), s]);
   }
-  const ck = await loadCheckpoint(modelDir, backend);
-  if (E.isLeft(ck)) throw ck.left;
   const losses: HeldOutLosses = {};
-  try {
-    for (const s of sets) losses[s.name] = (await evalMlm(ck.right.cfg, ck.right.params, s.batches, backend)).loss;
-  } finally {
-    release(ck.right.params);
+  const batches: Record<string, [number, number][]> = {};
+  for (const [dir, group] of dirs) {
+    const ck = await loadCheckpoint(dir, backend);
+    if (E.isLeft(ck)) throw ck.left;
+    try {
+      for (const s of group) {
+        const r = await evalMlm(ck.right.cfg, ck.right.params, s.batches, backend);
+        losses[s.name] = r.loss;
+        batches[s.name] = r.batches.map((b) => [b.loss, b.tokens]);
+      }
+    } finally {
+      release(ck.right.params);
+    }
   }
   await mkdir(dirname(file), { recursive: true });
-  await writeFileAtomic(file, `${JSON.stringify({ model: modelDir, chunks: Object.fromEntries(sets.map((s) => [s.name, s.chunks])), losses }, null, 2)}\n`);
+  const model = typeof modelDir === 'string' ? modelDir : dirOf;
+  await writeFileAtomic(file, `${JSON.stringify({ model, chunks: Object.fromEntries(sets.map((s) => [s.name, s.chunks])), losses, batches }, null, 2)}\n`);
   return losses;
 }
 
 /** Losses from a cache file written by heldOutLosses; null when absent. */
 export function readHeldOut(file: string): HeldOutLosses | null {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { losses: HeldOutLosses }).losses : null;
+  return readFile(file)?.losses ?? null;
+}
+
+/** Per-batch losses and token counts from a cache file written by heldOutLosses; null when absent or written before they were recorded. */
+export function readHeldOutBatches(file: string): HeldOutBatches | null {
+  const b = readFile(file)?.batches;
+  if (b === undefined || b === null) return null;
+  return Object.fromEntries(Object.entries(b).map(([name, xs]) => [name, xs.map(([loss, tokens]) => ({ loss, tokens }))]));
 }

@@ -3,13 +3,20 @@
 // averages, forgetting rate (§8.3, on the seed-averaged matrices) and transfer relative to ONE and to
 // the base model fine-tuned directly. Written as results.json, with the run's settings, backend,
 // package version and per-phase timings (RunMeta), and as markdown tables like the paper's, each at
-// most about 120 characters wide, without columns that are empty in every row.
+// most about 120 characters wide, without columns that are empty in every row. Held-out MLM losses
+// (--held-out) carry their standard errors over the held-out batches (src/eval/stderr.ts), and each
+// continual method's MLM forgetting is compared with NCL's, paired per batch.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { SequenceDomain } from '../data/validate.js';
 import type { FinetuneHyper } from './finetune.js';
 import { type Matrix, averageMatrices, diagonal, forgettingRate, mean, transfer } from './metrics.js';
-import { GENERAL, readHeldOut } from './mlm-eval.js';
+import { GENERAL, type HeldOutBatches, readHeldOut, readHeldOutBatches } from './mlm-eval.js';
+import { type BatchLoss, clusterStderr, independentMeanStderr, meanBatches, pairedBatches, weightedLoss } from './stderr.js';
+
+/** How a method's end-task scores are read: a progressive matrix (continual: final row and forgetting), a model per domain (the diagonal), or one model for every task (MTL: the final row, no forgetting). */
+export type ScoreKind = 'matrix' | 'diagonal' | 'final';
+const pickBy = (kind: ScoreKind) => (m: Matrix) => (kind === 'diagonal' ? m.map((row, k) => row[k]) : m[m.length - 1]);
 
 /** Score file of the end task of domain k fine-tuned from the model after domain t. */
 export const finetuneFile = (seedDir: string, domains: readonly SequenceDomain[], t: number, k: number): string =>
@@ -55,7 +62,19 @@ export interface HeldOutSummary {
   forgetting: number | null;
   /** Sample standard deviation over seeds of each seed's average and forgetting. */
   spread: { average: number; forgetting: number | null } | null;
+  /**
+   * Standard errors (held-out batches as clusters, src/eval/stderr.ts) of the seed means above: of each
+   * final-row loss, their average, the general text's loss after the last domain (null without its
+   * batches) and the MLM forgetting (paired per batch; null where `forgetting` is). They measure how
+   * much the numbers depend on which held-out text and masks were drawn, for these trained models (the
+   * seed-to-seed spread of training is `spread`). Null when the mlm-eval.json files predate per-batch
+   * losses or a text has fewer than two batches with labelled tokens.
+   */
+  stderr: HeldOutStderr | null;
 }
+export interface HeldOutStderr { final: number[]; average: number; general: number | null; forgetting: number | null }
+/** Paired difference of two methods' MLM forgetting (forgettingDifference). */
+export interface HeldOutDifference { a: string; b: string; mean: number; stderr: number }
 export interface Spread {
   final: { mf1: number[]; acc: number[] };
   average: { mf1: number; acc: number };
@@ -127,6 +146,14 @@ export interface RunResults extends Partial<RunMeta> {
   base: { mf1: number[]; acc: number[]; average: { mf1: number; acc: number }; spread: Omit<Spread, 'forgetting' | 'vsOne'> | null } | null;
   /** Held-out MLM losses of the base model by set name ('general' and each domain); null when not computed. */
   baseHeldOut: Record<string, number> | null;
+  /** Their standard errors (src/eval/stderr.ts) by set name; null without per-batch losses (absent in older results.json). */
+  baseHeldOutStderr?: Record<string, number> | null;
+  /**
+   * MLM forgetting of every method with a progressive matrix minus NCL's, paired over the held-out
+   * batches, with its standard error (forgettingDifference); [] without per-batch losses (absent in
+   * older results.json).
+   */
+  heldOutDifferences: HeldOutDifference[];
   methods: MethodSummary[];
 }
 
@@ -160,14 +187,14 @@ export function baseScores(out: string, domains: readonly SequenceDomain[], seed
 }
 
 /** The summary of one method over the seeds, or null when some of its scores are missing. */
-export function summarize(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread' | 'heldOut'> | null {
+export function summarize(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], kind: ScoreKind): Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread' | 'heldOut'> | null {
   const perSeed = seeds.map((seed) => ({ seed, ...readMatrices(seedDir(out, method, seed), domains) }));
   const mf1 = averageMatrices(perSeed.map((p) => p.mf1)), acc = averageMatrices(perSeed.map((p) => p.acc));
-  const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[m.length - 1]);
+  const pick = pickBy(kind);
   const fm = pick(mf1), fa = pick(acc);
   if (!complete(fm) || !complete(fa)) return null;
   const fr = (m: Matrix) => {
-    try { return diagonalOnly ? null : forgettingRate(m); } catch { return null; }
+    try { return kind !== 'matrix' ? null : forgettingRate(m); } catch { return null; }
   };
   return {
     method, seeds: [...seeds], mf1, acc, perSeed, final: { mf1: fm, acc: fa }, average: { mf1: mean(fm), acc: mean(fa) },
@@ -177,14 +204,14 @@ export function summarize(out: string, method: string, domains: readonly Sequenc
 
 /** Spread over seeds of a summary's numbers (each seed's own final row, averages, FR and transfer vs ONE). */
 type Core = Omit<MethodSummary, 'vsOne' | 'vsBase' | 'spread' | 'heldOut'>;
-function spreadOf(s: Core, diagonalOnly: boolean, one: Core | null): Spread | null {
+function spreadOf(s: Core, kind: ScoreKind, one: Core | null, isOne: boolean): Spread | null {
   if (s.perSeed.length < 2) return null;
-  const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[m.length - 1]);
+  const pick = pickBy(kind);
   const rows = s.perSeed.map((p) => ({ seed: p.seed, mf1: pick(p.mf1), acc: pick(p.acc), p }));
   if (!rows.every((r) => complete(r.mf1) && complete(r.acc))) return null;
   const col = (f: 'mf1' | 'acc') => s.final[f].map((_, k) => std(rows.map((r) => r[f][k]!)));
   const frs = (f: 'mf1' | 'acc') => {
-    if (diagonalOnly) return null;
+    if (kind !== 'matrix') return null;
     try {
       const xs = rows.map((r) => forgettingRate(r.p[f]));
       return xs.every((x) => x !== null) ? std(xs as number[]) : null;
@@ -196,7 +223,7 @@ function spreadOf(s: Core, diagonalOnly: boolean, one: Core | null): Spread | nu
     return o === undefined ? null : mean((r[f] as number[]).map((x, k) => x - (o[f][k][k] ?? NaN)));
   });
   const vo = { mf1: vsOne('mf1'), acc: vsOne('acc') };
-  const voOk = one !== null && !diagonalOnly && vo.mf1.every((x) => x !== null && Number.isFinite(x)) && vo.acc.every((x) => x !== null && Number.isFinite(x));
+  const voOk = one !== null && !isOne && vo.mf1.every((x) => x !== null && Number.isFinite(x)) && vo.acc.every((x) => x !== null && Number.isFinite(x));
   return {
     final: { mf1: col('mf1'), acc: col('acc') },
     average: { mf1: std(rows.map((r) => mean(r.mf1 as number[]))), acc: std(rows.map((r) => mean(r.acc as number[]))) },
@@ -205,45 +232,162 @@ function spreadOf(s: Core, diagonalOnly: boolean, one: Core | null): Spread | nu
   };
 }
 
-/** Seed-averaged held-out losses of one method; null unless every seed has them where the table needs them. */
-export function heldOutSummary(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], diagonalOnly: boolean): HeldOutSummary | null {
+/** mlm-eval.json of `method`'s model after domain t, seed `seed`. */
+const heldOutFile = (out: string, method: string, seed: number, domains: readonly SequenceDomain[], t: number): string =>
+  join(seedDir(out, method, seed), `${t}-${domains[t].name}`, HELD_OUT_FILE);
+
+/** Per-batch held-out losses of one method's models, read once per (seed, domain): (seed, t) → by set name, or null. */
+type BatchReader = (seed: number, t: number) => HeldOutBatches | null;
+function batchReader(out: string, method: string, domains: readonly SequenceDomain[]): BatchReader {
+  const cache = new Map<string, HeldOutBatches | null>();
+  return (seed, t) => {
+    const id = `${seed}/${t}`;
+    if (!cache.has(id)) cache.set(id, readHeldOutBatches(heldOutFile(out, method, seed, domains, t)));
+    return cache.get(id)!;
+  };
+}
+
+/**
+ * The seed mean's per-batch losses of the models after domain t on held-out set `name` (meanBatches);
+ * null unless every seed has them on the same batches. Every seed and method is evaluated on the same
+ * masked batches (the masking is fixed per text, mlm-eval.ts), so the seeds' errors are not independent:
+ * averaging per batch first and taking the cluster standard error of that mean accounts for it, where
+ * sqrt(Σ_s se_s²)/S would understate it (by up to √S when the seeds find the same batches hard).
+ */
+function seedMeanBatches(read: BatchReader, seeds: readonly number[], t: number, name: string): BatchLoss[] | null {
+  const xs = seeds.map((seed) => read(seed, t)?.[name]);
+  if (xs.length === 0 || !xs.every((x): x is BatchLoss[] => Array.isArray(x))) return null;
+  try { return meanBatches(xs); } catch { return null; }
+}
+
+/**
+ * MLM forgetting per batch: for each earlier domain k < T−1, the seed mean's paired per-batch differences
+ * l_b(after the last domain) − l_b(after domain k) on domain k's held-out batches, whose token-weighted
+ * mean is exactly L[T−1][k] − L[k][k]. Null unless every one is available (or with one domain).
+ */
+function forgettingBatches(read: BatchReader, domains: readonly SequenceDomain[], seeds: readonly number[]): BatchLoss[][] | null {
   const T = domains.length;
-  const per = seeds.map((seed) => domains.map((_, t) => readHeldOut(join(seedDir(out, method, seed), `${t}-${domains[t].name}`, HELD_OUT_FILE))));
+  if (T < 2) return null;
+  const ds: BatchLoss[][] = [];
+  for (let k = 0; k < T - 1; k++) {
+    const last = seedMeanBatches(read, seeds, T - 1, domains[k].name), own = seedMeanBatches(read, seeds, k, domains[k].name);
+    if (last === null || own === null) return null;
+    try { ds.push(pairedBatches(last, own)); } catch { return null; }
+  }
+  return ds;
+}
+
+/**
+ * Mean over the earlier domains k of per-domain differences (forgettingBatches), and its standard error.
+ * Forgetting = (1/K) Σ_k F_k with F_k = weightedLoss(d^k), each F_k from domain k's own held-out text and
+ * masks: the K estimates are independent (given the models), so Var = (1/K²) Σ_k Var(F_k) and
+ * SE = sqrt(Σ_k se_k²)/K, se_k the cluster standard error of d^k around F_k. (Pooling the K batch lists
+ * into one would be wrong: each F_k is normalised by its own domain's token count, not the pooled one.)
+ */
+function averageOverDomains(ds: readonly BatchLoss[][]): { mean: number; stderr: number } {
+  return { mean: mean(ds.map(weightedLoss)), stderr: independentMeanStderr(ds.map(clusterStderr)) };
+}
+
+/** Seed-averaged held-out losses of one method; null unless every seed has them where the table needs them. */
+export function heldOutSummary(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], kind: ScoreKind): HeldOutSummary | null {
+  const T = domains.length;
+  const per = seeds.map((seed) => domains.map((_, t) => readHeldOut(heldOutFile(out, method, seed, domains, t))));
   const matrix = (p: (Record<string, number> | null)[]): Matrix => domains.map((_, t) => domains.map((d, k) => (k <= t ? p[t]?.[d.name] ?? null : null)));
   const mats = per.map(matrix);
-  const pick = (m: Matrix) => (diagonalOnly ? m.map((row, k) => row[k]) : m[T - 1]);
+  const pick = pickBy(kind);
   if (!mats.every((m) => complete(pick(m)))) return null;
   const fr = (m: Matrix) => {
-    if (diagonalOnly || T < 2) return null;
+    if (kind !== 'matrix' || T < 2) return null;
     try { return -(forgettingRate(m) ?? NaN); } catch { return null; }
   };
   const loss = averageMatrices(mats), final = pick(loss) as number[];
   const seedAvg = mats.map((m) => mean(pick(m) as number[])), seedFr = mats.map(fr);
+  const forgetting = fr(loss);
   return {
     loss, general: domains.map((_, t) => { const g = per.map((p) => p[t]?.[GENERAL]); return g.every((x): x is number => typeof x === 'number') ? mean(g) : null; }),
-    final, average: mean(final), forgetting: fr(loss),
+    final, average: mean(final), forgetting,
     spread: seeds.length < 2 ? null : { average: std(seedAvg), forgetting: seedFr.every((x): x is number => x !== null) ? std(seedFr) : null },
+    stderr: heldOutStderr(out, method, domains, seeds, kind, forgetting !== null),
   };
 }
 
+/** HeldOutSummary's `stderr` (see there); `withForgetting`: whether the summary has an MLM forgetting. */
+function heldOutStderr(out: string, method: string, domains: readonly SequenceDomain[], seeds: readonly number[], kind: ScoreKind, withForgetting: boolean): HeldOutStderr | null {
+  const T = domains.length, read = batchReader(out, method, domains);
+  const finite = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x);
+  // the cells of the final row (ONE: the diagonal), as pickBy reads them
+  const final = domains.map((d, k) => {
+    const b = seedMeanBatches(read, seeds, kind === 'diagonal' ? k : T - 1, d.name);
+    return b === null ? NaN : clusterStderr(b);
+  });
+  if (!final.every(finite)) return null;
+  const g = seedMeanBatches(read, seeds, T - 1, GENERAL), general = g === null ? NaN : clusterStderr(g);
+  const fb = withForgetting ? forgettingBatches(read, domains, seeds) : null;
+  const forgetting = fb === null ? NaN : averageOverDomains(fb).stderr;
+  return { final, average: independentMeanStderr(final), general: finite(general) ? general : null, forgetting: finite(forgetting) ? forgetting : null };
+}
+
+/**
+ * Seed mean of method A's MLM forgetting minus method B's (mean over k < T−1 of L[T−1][k] − L[k][k]),
+ * and its standard error, paired per held-out batch: both methods' models are evaluated on the same
+ * masked batches of domain k, so d_b = (l_b^A,last − l_b^A,k) − (l_b^B,last − l_b^B,k) (each seed-averaged
+ * per batch, as in HeldOutSummary's `stderr`); the K domains are combined as independent estimates
+ * (sqrt(Σ_k se_k²)/K). Null unless both methods have per-batch losses for every cell it needs, on the
+ * same batches, with at least two batches per domain (and T ≥ 2). Meaningful for methods with a
+ * progressive matrix (continual methods), whose models after domain k and after the last domain differ.
+ */
+export function forgettingDifference(out: string, methodA: string, methodB: string, domains: readonly SequenceDomain[], seeds: readonly number[]): { mean: number; stderr: number } | null {
+  const a = forgettingBatches(batchReader(out, methodA, domains), domains, seeds), b = forgettingBatches(batchReader(out, methodB, domains), domains, seeds);
+  if (a === null || b === null) return null;
+  try {
+    const r = averageOverDomains(a.map((x, k) => pairedBatches(x, b[k])));
+    return Number.isFinite(r.mean) && Number.isFinite(r.stderr) ? r : null;
+  } catch { return null; }
+}
+
+/** Standard errors of the base model's held-out losses by set name (those with at least two batches); null without per-batch losses. */
+function baseHeldOutStderr(out: string): Record<string, number> | null {
+  const b = readHeldOutBatches(join(out, 'base', HELD_OUT_FILE));
+  if (b === null) return null;
+  const se = Object.entries(b).map(([name, xs]) => [name, clusterStderr(xs)] as const).filter(([, x]) => Number.isFinite(x));
+  return se.length > 0 ? Object.fromEntries(se) : null;
+}
+
+/** The method every paired forgetting difference is taken against. */
+export const DIFFERENCE_BASELINE = 'ncl';
+
 /** Results of every method with complete scores, in the order given; transfer where ONE / base scores exist; `meta` after the seeds. */
-export function collectResults(out: string, sequence: string, domains: readonly SequenceDomain[], seeds: readonly number[], methods: readonly string[], meta?: RunMeta): RunResults {
+export function collectResults(out: string, sequence: string, domains: readonly SequenceDomain[], seeds: readonly number[], methods: readonly string[], meta?: RunMeta, kinds: Readonly<Record<string, ScoreKind>> = {}): RunResults {
   const base = baseScores(out, domains, seeds);
-  const oneSummary = summarize(out, 'one', domains, seeds, true);
+  const kindOf = (m: string): ScoreKind => kinds[m] ?? (m === 'one' ? 'diagonal' : 'matrix');
+  const oneSummary = summarize(out, 'one', domains, seeds, 'diagonal');
   const oneDiag = oneSummary ? { mf1: diagonal(oneSummary.mf1), acc: diagonal(oneSummary.acc) } : null;
   const summaries: MethodSummary[] = [];
   for (const m of methods) {
-    const s = m === 'one' ? oneSummary : summarize(out, m, domains, seeds, false);
+    const s = m === 'one' ? oneSummary : summarize(out, m, domains, seeds, kindOf(m));
     if (s === null) continue;
     summaries.push({
       ...s,
       vsOne: oneDiag && m !== 'one' ? { mf1: transfer(s.final.mf1, oneDiag.mf1), acc: transfer(s.final.acc, oneDiag.acc) } : null,
       vsBase: base ? { mf1: transfer(s.final.mf1, base.mf1), acc: transfer(s.final.acc, base.acc) } : null,
-      spread: spreadOf(s, m === 'one', oneSummary),
-      heldOut: heldOutSummary(out, m, domains, seeds, m === 'one'),
+      spread: spreadOf(s, kindOf(m), oneSummary, m === 'one'),
+      heldOut: heldOutSummary(out, m, domains, seeds, kindOf(m)),
     });
   }
-  return { sequence, domains: domains.map((d) => d.name), seeds: [...seeds], ...meta, base, baseHeldOut: readHeldOut(join(out, 'base', HELD_OUT_FILE)), methods: summaries };
+  // MLM forgetting of each method with a progressive matrix minus NCL's (both in the table, both with forgetting)
+  const has = (m: string) => summaries.some((s) => s.method === m && s.heldOut?.forgetting !== null && s.heldOut?.forgetting !== undefined);
+  const heldOutDifferences: HeldOutDifference[] = [];
+  if (kindOf(DIFFERENCE_BASELINE) === 'matrix' && has(DIFFERENCE_BASELINE)) {
+    for (const s of summaries) {
+      if (s.method === DIFFERENCE_BASELINE || kindOf(s.method) !== 'matrix' || !has(s.method)) continue;
+      const d = forgettingDifference(out, s.method, DIFFERENCE_BASELINE, domains, seeds);
+      if (d !== null) heldOutDifferences.push({ a: s.method, b: DIFFERENCE_BASELINE, ...d });
+    }
+  }
+  return {
+    sequence, domains: domains.map((d) => d.name), seeds: [...seeds], ...meta, base,
+    baseHeldOut: readHeldOut(join(out, 'base', HELD_OUT_FILE)), baseHeldOutStderr: baseHeldOutStderr(out), heldOutDifferences, methods: summaries,
+  };
 }
 
 /** das-webgpu's version from its package.json (two levels above this file in src/ and in dist/). */
@@ -313,7 +457,14 @@ export function collectTimings(out: string, domains: readonly SequenceDomain[], 
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : (100 * x).toFixed(2));
 const signed = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`);
-const DISPLAY: Record<string, string> = { das: 'DAS', ncl: 'NCL', one: 'ONE' };
+const DISPLAY: Record<string, string> = {
+  das: 'DAS', 'das-update': 'DAS (update)', ncl: 'NCL', one: 'ONE', mtl: 'MTL', kd: 'KD', ewc: 'EWC', derpp: 'DER++', hat: 'HAT', 'adapter-one': 'Adapter-ONE',
+  'prompt-one': 'Prompt-ONE', dga: 'DGA', demix: 'DEMIX',
+};
+
+/** Decimals that show a standard error of held-out loss: 3, or enough for its first significant digit when it is below 0.001. */
+const seDigits = (se: number): number => (Number.isFinite(se) && se > 0 && se < 0.001 ? Math.min(8, -Math.floor(Math.log10(se))) : 3);
+const seText = (se: number): string => se.toFixed(seDigits(se));
 
 /** What an empty cell shows. */
 export const EMPTY = '–';
@@ -428,20 +579,38 @@ export function markdownReport(r: RunResults): string {
   const held = r.methods.filter((m) => m.heldOut !== null);
   if (held.length > 0) {
     const f3 = (x: number | null | undefined) => (x === null || x === undefined ? EMPTY : x.toFixed(3));
-    const sd3 = (x: number | null | undefined, sd: number | null | undefined) => (sd === null || sd === undefined || x === null || x === undefined ? f3(x) : `${f3(x)} ± ${sd.toFixed(3)}`);
-    const hb = r.baseHeldOut;
+    const se3 = (x: number | null | undefined, se: number | null | undefined) => (se === null || se === undefined || x === null || x === undefined ? f3(x) : `${f3(x)} ± ${seText(se)}`);
+    const hb = r.baseHeldOut, hbse = r.baseHeldOutStderr ?? null;
+    const baseAvgSe = hbse && r.domains.every((d) => hbse[d] !== undefined) ? independentMeanStderr(r.domains.map((d) => hbse[d])) : null;
     const hlabel: Column = { head: 'Method', cells: [...(hb ? ['Base (no post-training)'] : []), ...held.map((m) => DISPLAY[m.method] ?? m.method)] };
     const hcol = (head: string, base: (x: Record<string, number>) => string, f: (h: HeldOutSummary) => string): Column => ({ head, cells: [...(hb ? [base(hb)] : []), ...held.map((m) => f(m.heldOut!))] });
+    const withSe = held.some((m) => m.heldOut!.stderr) || hbse !== null;
+    const diffs = r.heldOutDifferences ?? [];
     parts.push(
       '## Held-out MLM loss (lower is better)',
-      `Masked-LM loss on each domain's held-out text (the 5 % of its lines post-training leaves out) with the final model (ONE: its own domain's model), on the general corpus's validation text (after the last domain; ONE: after its last domain), and the MLM forgetting: mean over earlier domains of the loss after the last domain minus the loss right after that domain (positive = forgetting). Fixed masking, no fine-tuning: these numbers carry no end-task noise.`,
+      [
+        `Masked-LM loss on each domain's held-out text (the 5 % of its lines post-training leaves out) with the final model (ONE: its own domain's model), on the general corpus's validation text (after the last domain; ONE: after its last domain), and the MLM forgetting: mean over earlier domains of the loss after the last domain minus the loss right after that domain (positive = forgetting). Fixed masking, no fine-tuning: these numbers carry no end-task noise.`,
+        ...(withSe ? ['"± x" is the standard error of the seed mean over the held-out batches (batches as clusters; forgetting paired per batch): how much the number depends on the held-out text and masks drawn, for these trained models.'] : []),
+        ...(r.seeds.length > 1 ? ['"seed sd": the standard deviation over seeds of each seed\'s own number (training noise).'] : []),
+      ].join(' '),
       ...splitTables(hlabel, [
-        ...r.domains.map((d, k) => hcol(d, (x) => f3(x[d]), (h) => f3(h.final[k]))),
-        hcol('Avg', (x) => f3(mean(r.domains.map((d) => x[d] ?? NaN))), (h) => sd3(h.average, h.spread?.average)),
-        hcol(GENERAL, (x) => f3(x[GENERAL]), (h) => f3(h.general[h.general.length - 1])),
-        hcol('MLM forgetting', none, (h) => sd3(h.forgetting === null ? null : h.forgetting, h.spread?.forgetting)),
+        ...r.domains.map((d, k) => hcol(d, (x) => se3(x[d], hbse?.[d]), (h) => se3(h.final[k], h.stderr?.final[k]))),
+        hcol('Avg', (x) => se3(mean(r.domains.map((d) => x[d] ?? NaN)), baseAvgSe), (h) => se3(h.average, h.stderr?.average)),
+        hcol(GENERAL, (x) => se3(x[GENERAL], hbse?.[GENERAL]), (h) => se3(h.general[h.general.length - 1], h.stderr?.general)),
+        hcol('MLM forgetting', none, (h) => se3(h.forgetting, h.stderr?.forgetting)),
+        hcol('Avg seed sd', none, (h) => f3(h.spread?.average)),
+        hcol('Forgetting seed sd', none, (h) => f3(h.spread?.forgetting)),
       ]),
     );
+    if (diffs.length > 0) {
+      parts.push([
+        `MLM forgetting vs ${DISPLAY[DIFFERENCE_BASELINE] ?? DIFFERENCE_BASELINE} (paired over the held-out batches, which every model is evaluated on; ± its standard error; in parentheses, the difference in units of that error):`,
+        ...diffs.map((d) => {
+          const digits = seDigits(d.stderr);
+          return `- ${d.a} − ${d.b} = ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(digits)} ± ${d.stderr.toFixed(digits)} nats (${d.stderr > 0 ? `${(d.mean / d.stderr).toFixed(1)} SE` : '– SE'})`;
+        }),
+      ].join('\n'));
+    }
   }
   for (const m of r.methods) {
     const matrix = (a: Matrix) => markdownTable({ head: 'after \\ task', cells: r.domains }, r.domains.map((d, k) => ({ head: d, cells: a.map((row) => pct(row[k])) })));

@@ -4,7 +4,7 @@
 import type { Backend } from '../backend/backend.js';
 import { E } from '../fp.js';
 import { type RobertaConfig, configToJson, parseConfig } from '../nn/config.js';
-import type { Params } from '../nn/params.js';
+import { type Params, adaptersOf } from '../nn/params.js';
 import { fromArray, read, type Tensor } from '../tensor/tensor.js';
 import { treeLeavesWithPaths } from '../tensor/tree.js';
 import { IoError } from './io-error.js';
@@ -12,8 +12,26 @@ import { type HostArray as StArray, parseSafetensors } from './safetensors-codec
 
 type Spec = [hf: string, shape: number[]];
 
-/** Every (our path, Hugging Face name, shape) of a parameter tree with the given heads. */
-export function hfNames(cfg: RobertaConfig, heads: { mlm: boolean; classes?: number }): Map<string, Spec> {
+/**
+ * Optional parts of a checkpoint beyond Hugging Face's RoBERTa (docs/adapters.md): Houlsby adapters with
+ * `adapterUnits` bottleneck units on every layer, and a soft prompt of `promptLength` rows.
+ */
+export interface HfExtras {
+  adapterUnits?: number; promptLength?: number;
+  /** Params.extra's tensors by name, with their shapes (saved as `das.extra.<name>`). */
+  extra?: Readonly<Record<string, readonly number[]>>;
+}
+
+/** Hugging Face-style names of the adapters of layer l: `attention` after the attention sub-layer, `output` after the FFN. */
+const adapterPrefix = (l: number, k: 'attn' | 'ffn') => `roberta.encoder.layer.${l}.adapter.${k === 'attn' ? 'attention' : 'output'}`;
+export const PROMPT_NAME = 'roberta.prompt.embeddings';
+const ADAPTER_NAME = /^roberta\.encoder\.layer\.\d+\.adapter\.(attention|output)\.(down|up)\.(weight|bias)$/;
+/** A method's own tensors (Params.extra): `das.extra.<name>`, the name of letters, digits, _ and -. */
+const EXTRA_PREFIX = 'das.extra.';
+const EXTRA_KEY = /^[A-Za-z0-9_-]+$/;
+
+/** Every (our path, Hugging Face name, shape) of a parameter tree with the given heads (and extras). */
+export function hfNames(cfg: RobertaConfig, heads: { mlm: boolean; classes?: number }, extras: HfExtras = {}): Map<string, Spec> {
   const D = cfg.width, F = cfg.intermediate;
   const m = new Map<string, Spec>();
   const lin = (path: string, hf: string, out: number, inp: number) => {
@@ -35,6 +53,13 @@ export function hfNames(cfg: RobertaConfig, heads: { mlm: boolean; classes?: num
     lin(`${p}.ffnIn`, `${h}.intermediate.dense`, F, D);
     lin(`${p}.ffnOut`, `${h}.output.dense`, D, F);
     ln(`${p}.ffnNorm`, `${h}.output.LayerNorm`);
+    if (extras.adapterUnits !== undefined) {
+      const r = extras.adapterUnits;
+      for (const k of ['attn', 'ffn'] as const) {
+        lin(`${p}.adapter.${k}.down`, `${adapterPrefix(l, k)}.down`, r, D);
+        lin(`${p}.adapter.${k}.up`, `${adapterPrefix(l, k)}.up`, D, r);
+      }
+    }
   }
   if (heads.mlm) {
     lin('lmHead.dense', 'lm_head.dense', D, D);
@@ -44,6 +69,11 @@ export function hfNames(cfg: RobertaConfig, heads: { mlm: boolean; classes?: num
   if (heads.classes !== undefined) {
     lin('classifier.dense', 'classifier.dense', D, D);
     lin('classifier.out', 'classifier.out_proj', heads.classes, D);
+  }
+  if (extras.promptLength !== undefined) m.set('prompt', [PROMPT_NAME, [extras.promptLength, D]]);
+  for (const [name, shape] of Object.entries(extras.extra ?? {})) {
+    if (!EXTRA_KEY.test(name)) throw new Error(`extra parameter '${name}': names are letters, digits, _ and -`);
+    m.set(`extra.${name}`, [`${EXTRA_PREFIX}${name}`, [...shape]]);
   }
   return m;
 }
@@ -57,7 +87,17 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
 export function paramsFromHf(cfg: RobertaConfig, tensors: ReadonlyMap<string, StArray>, backend: Backend, file = 'model.safetensors'): E.Either<IoError, Params> {
   const mlm = tensors.has('lm_head.bias') || tensors.has('lm_head.dense.weight');
   const cls = tensors.get('classifier.out_proj.weight');
-  const names = hfNames(cfg, { mlm, classes: cls?.shape[0] });
+  // The extras' sizes come from their tensors (r from an adapter's down.weight [r, D] or up.weight [D, r],
+  // n from the prompt [n, D]); every other dimension, and every layer's presence, is checked below.
+  const adapterTensors = [...tensors].filter(([name]) => ADAPTER_NAME.test(name));
+  const sized = adapterTensors.find(([name, t]) => /\.down\.weight$/.test(name) && t.shape.length === 2) ?? adapterTensors.find(([name, t]) => /\.up\.weight$/.test(name) && t.shape.length === 2);
+  const adapterUnits = adapterTensors.length === 0 ? undefined : sized === undefined ? 0 : /\.down\./.test(sized[0]) ? sized[1].shape[0] : sized[1].shape[1];
+  const prompt = tensors.get(PROMPT_NAME);
+  const extraTensors = [...tensors].filter(([name]) => name.startsWith(EXTRA_PREFIX));
+  const badExtra = extraTensors.find(([name]) => !EXTRA_KEY.test(name.slice(EXTRA_PREFIX.length)));
+  if (badExtra !== undefined) return E.left(new IoError('unexpected tensor (an extra parameter is named das.extra.<letters, digits, _ and ->)', { file, tensor: badExtra[0] }));
+  const extra = extraTensors.length === 0 ? undefined : Object.fromEntries(extraTensors.map(([name, t]) => [name.slice(EXTRA_PREFIX.length), t.shape]));
+  const names = hfNames(cfg, { mlm, classes: cls?.shape[0] }, { adapterUnits, promptLength: prompt?.shape[0], extra });
   const known = new Set([...names.values()].map(([hf]) => hf));
   for (const name of tensors.keys()) {
     if (!known.has(name) && !IGNORED.test(name)) return E.left(new IoError(`unexpected tensor (not part of a RoBERTa with this config)`, { file, tensor: name }));
@@ -66,7 +106,11 @@ export function paramsFromHf(cfg: RobertaConfig, tensors: ReadonlyMap<string, St
   const made: Tensor[] = [];
   for (const [path, [hf, shape]] of names) {
     const t = tensors.get(hf);
-    if (t === undefined) { made.forEach((x) => x.dispose()); return E.left(new IoError(`missing tensor (expected shape [${shape.join(', ')}])`, { file, tensor: hf })); }
+    if (t === undefined) {
+      made.forEach((x) => x.dispose());
+      const why = ADAPTER_NAME.test(hf) ? '; the checkpoint has adapters, which every layer needs in full' : '';
+      return E.left(new IoError(`missing tensor (expected shape [${shape.join(', ')}]${why})`, { file, tensor: hf }));
+    }
     if (!sameShape(t.shape, shape)) { made.forEach((x) => x.dispose()); return E.left(new IoError(`shape [${t.shape.join(', ')}] does not match the config's [${shape.join(', ')}]`, { file, tensor: hf })); }
     if (t.dtype === 'i32' || t.dtype === 'i64') { made.forEach((x) => x.dispose()); return E.left(new IoError(`integer dtype ${t.dtype} for a float parameter`, { file, tensor: hf })); }
     for (let i = 0; i < t.data.length; i++) {
@@ -90,25 +134,45 @@ function setPath(tree: Record<string, unknown>, path: string, value: unknown): v
 
 /** A parameter tree → host tensors under Hugging Face names (f32). */
 export async function paramsToHf(cfg: RobertaConfig, params: Params): Promise<Map<string, StArray>> {
-  const names = hfNames(cfg, { mlm: params.lmHead !== undefined, classes: params.classifier?.out.weight.shape[0] });
+  const names = hfNames(cfg, { mlm: params.lmHead !== undefined, classes: params.classifier?.out.weight.shape[0] }, extrasOf(params));
   const out = new Map<string, StArray>();
   for (const [path, t] of treeLeavesWithPaths(params)) {
+    if (path === 'prompt' && t.size === 0) continue; // an empty prompt is no prompt
     const spec = names.get(path);
     if (spec === undefined) throw new Error(`paramsToHf: parameter ${path} has no Hugging Face name`);
+    if ((path === 'prompt' || path.includes('.adapter.')) && !sameShape(t.shape, spec[1])) {
+      throw new Error(`paramsToHf: ${path} is [${t.shape.join(', ')}], expected [${spec[1].join(', ')}] (all adapters share one width)`);
+    }
     const data = await read(t);
     out.set(spec[0], { dtype: 'f32', shape: [...t.shape], data: Float32Array.from(data) });
   }
   return out;
 }
 
-/** config.json of a checkpoint: the config, and the head Hugging Face builds from `architectures` and `num_labels`. */
+/** The adapter units and prompt length of a parameter tree (each absent when the part is). */
+export function extrasOf(params: Params): HfExtras {
+  const a = adaptersOf(params);
+  const n = params.prompt?.shape[0];
+  const extra = params.extra !== undefined && Object.keys(params.extra).length > 0 ? { extra: Object.fromEntries(Object.entries(params.extra).map(([k, t]) => [k, t.shape])) } : {};
+  return { ...(a !== undefined ? { adapterUnits: a[0].attn.down.weight.shape[0] } : {}), ...(n !== undefined && n > 0 ? { promptLength: n } : {}), ...extra };
+}
+
+/**
+ * config.json of a checkpoint: the config, and the head Hugging Face builds from `architectures` and
+ * `num_labels`. With adapters or a soft prompt, two informative keys (`das_adapter_units`,
+ * `das_prompt_length`): we read the sizes from the tensors themselves. A plain reader ignores them:
+ * transformers keeps unknown config keys as unused attributes, and reports the adapter and prompt
+ * tensors as unused weights when it loads the checkpoint as a plain RoBERTa.
+ */
 export function checkpointConfigJson(cfg: RobertaConfig, params: Params): string {
   const classes = params.classifier?.out.weight.shape[0];
   // Hugging Face picks the head class from `architectures` and sizes the classifier from num_labels.
   const head = classes !== undefined && params.lmHead === undefined
     ? { architectures: ['RobertaForSequenceClassification'], num_labels: classes }
     : { architectures: ['RobertaForMaskedLM'], ...(classes !== undefined ? { num_labels: classes } : {}) };
-  return `${JSON.stringify({ ...configToJson(cfg), ...head }, null, 2)}\n`;
+  const x = extrasOf(params);
+  const extras = { ...(x.adapterUnits !== undefined ? { das_adapter_units: x.adapterUnits } : {}), ...(x.promptLength !== undefined ? { das_prompt_length: x.promptLength } : {}) };
+  return `${JSON.stringify({ ...configToJson(cfg), ...head, ...extras }, null, 2)}\n`;
 }
 
 export interface Checkpoint { cfg: RobertaConfig; params: Params; metadata: Record<string, string> }

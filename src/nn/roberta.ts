@@ -7,14 +7,15 @@ import { gather } from '../ops/embedding.js';
 import { attention as fusedAttention } from '../ops/attention.js';
 import { addLayerNorm, layerNorm } from '../ops/layer-norm.js';
 import { linear, linearComposed, matmul } from '../ops/matmul.js';
-import { concat, permute, slice } from '../ops/movement.js';
+import { broadcastTo } from '../ops/reduce.js';
+import { concat, pad, permute, slice } from '../ops/movement.js';
 import { type Key, dropout, foldIn } from '../ops/random.js';
 import { reshape } from '../ops/reshape.js';
 import { softmax } from '../ops/softmax.js';
 import { gelu, tanh } from '../ops/unary.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { RobertaConfig } from './config.js';
-import type { ClassifierHead, EncoderParams, LayerGates, LayerParams, Linear, MlmHead, Norm, Gates } from './params.js';
+import type { Adapter, ClassifierHead, EncoderParams, LayerGates, LayerParams, Linear, MlmHead, Norm, Gates } from './params.js';
 
 /** A batch on the device. positions follow Hugging Face's rule (see positionIds). */
 export interface Batch {
@@ -43,7 +44,15 @@ export interface ForwardOptions {
    * composition of ops, the reference (equal to f32 rounding; the same dropout bits).
    */
   fused?: boolean;
+  /**
+   * Per layer, masks on the bottleneck units of its two adapters (attn, ffn: each [r]; HAT's unit
+   * masks): adapter(x) = x + up(GELU(down(x)) ⊙ mask). Absent: no mask. Needs a model with adapters.
+   */
+  adapterMasks?: AdapterMask[];
 }
+
+/** The unit masks of one layer's adapters, each [r]. */
+export interface AdapterMask { attn: Tensor; ffn: Tensor }
 
 const SITE_IDS = { embeddings: 0, attn_probs: 1, attn_output: 2, ffn_output: 3 } as const;
 
@@ -103,25 +112,58 @@ function attention(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: n
   return lin(ctx, p.attnOut, fused);
 }
 
-/** Post-LN encoder block (docs/method.md §2.3). */
-export function encoderLayer(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, g: LayerGates | undefined, src?: DropoutSource, fused = true): Tensor {
-  const a = drop(attention(cfg, p, x, b, l, g?.head, src, fused), cfg.hiddenDropout, 'attn_output', l, src);
+/**
+ * Houlsby adapter x + up(GELU(down(x)) ⊙ unitMask) on x [..., D] (docs/adapters.md); unitMask [r] is
+ * optional. Fused: down and GELU in one dispatch when there is no mask; otherwise the plain composition.
+ */
+export function adapter(x: Tensor, a: Adapter, unitMask?: Tensor, fused = true): Tensor {
+  const r = a.down.weight.shape[0];
+  if (unitMask !== undefined && (unitMask.shape.length !== 1 || unitMask.shape[0] !== r)) {
+    throw new Error(`adapter: the unit mask must be [${r}] (the adapter's bottleneck units), got [${unitMask.shape.join(', ')}]`);
+  }
+  const act = fused && unitMask === undefined ? linear(x, a.down.weight, a.down.bias, { act: 'gelu' }) : gelu(lin(x, a.down, fused)); // [..., r]
+  return add(x, lin(unitMask === undefined ? act : mul(act, unitMask), a.up, fused));
+}
+
+/** Post-LN encoder block (docs/method.md §2.3), with Houlsby adapters when `p.adapter` is present. */
+export function encoderLayer(cfg: RobertaConfig, p: LayerParams, x: Tensor, b: Batch, l: number, g: LayerGates | undefined, src?: DropoutSource, fused = true, am?: AdapterMask): Tensor {
+  if (am !== undefined && p.adapter === undefined) throw new Error(`adapterMasks: a mask is given for layer ${l}, which has no adapters`);
+  const ad = (t: Tensor, k: 'attn' | 'ffn'): Tensor => (p.adapter === undefined ? t : adapter(t, p.adapter[k], am?.[k], fused));
+  const a = ad(drop(attention(cfg, p, x, b, l, g?.head, src, fused), cfg.hiddenDropout, 'attn_output', l, src), 'attn');
   const h = addNorm(a, x, p.attnNorm, cfg.layerNormEps, fused);                             // [B, T, D]
   // GELU(h·Wᵀ + b) in one dispatch, unless the intermediate gate sits between the product and GELU.
   const act = fused && g === undefined ? linear(h, p.ffnIn.weight, p.ffnIn.bias, { act: 'gelu' })
     : gelu(g === undefined ? lin(h, p.ffnIn, fused) : mul(lin(h, p.ffnIn, fused), g.intermediate)); // [B, T, F]
   let o = lin(act, p.ffnOut, fused);                                                       // [B, T, D]
   if (g !== undefined) o = mul(o, g.output);
-  return addNorm(drop(o, cfg.hiddenDropout, 'ffn_output', l, src), h, p.ffnNorm, cfg.layerNormEps, fused);
+  return addNorm(ad(drop(o, cfg.hiddenDropout, 'ffn_output', l, src), 'ffn'), h, p.ffnNorm, cfg.layerNormEps, fused);
 }
 
-/** The encoder's last hidden states Z. [B, T, D] */
+/**
+ * The encoder's last hidden states Z. [B, T, D] With a soft prompt p.prompt [n, D], its rows are
+ * prepended to every embedded sequence (no position embedding, no embedding dropout), attended as
+ * keys by every token, and dropped again at the end: Z is still the T token positions.
+ */
 export function encode(cfg: RobertaConfig, p: EncoderParams, b: Batch, o: ForwardOptions = {}): Tensor {
   if (o.gates !== undefined && o.gates.length !== cfg.layers) throw new Error(`gates: ${o.gates.length} layers given, the model has ${cfg.layers}`);
+  if (o.adapterMasks !== undefined) {
+    if (p.layers.some((layer) => layer.adapter === undefined)) throw new Error('adapterMasks: given for a model without adapters (every layer needs layer.adapter)');
+    if (o.adapterMasks.length !== cfg.layers) throw new Error(`adapterMasks: ${o.adapterMasks.length} layers given, the model has ${cfg.layers}`);
+  }
   const fused = o.fused ?? true;
   let x = embed(cfg, p.embeddings, b, o.dropout, fused);
-  p.layers.forEach((layer, l) => { x = encoderLayer(cfg, layer, x, b, l, o.gates?.[l], o.dropout, fused); });
-  return x;
+  const n = p.prompt?.shape[0] ?? 0;
+  let lb = b;
+  if (p.prompt !== undefined) {
+    if (p.prompt.shape.length !== 2 || p.prompt.shape[1] !== cfg.width) throw new Error(`prompt: must be [n, ${cfg.width}], got [${p.prompt.shape.join(', ')}]`);
+    if (n > 0) {
+      const [B, T] = x.shape;
+      x = concat([broadcastTo(reshape(p.prompt, [1, n, cfg.width]), [B, n, cfg.width]), x], 1);         // [B, n+T, D]
+      lb = { ...b, maskBias: pad(reshape(b.maskBias, [B, 1, 1, T]), [0, 0, 0, n]) }; // prompt keys: bias 0 (the layers read only maskBias)
+    }
+  }
+  p.layers.forEach((layer, l) => { x = encoderLayer(cfg, layer, x, lb, l, o.gates?.[l], o.dropout, fused, o.adapterMasks?.[l]); });
+  return n > 0 ? slice(x, [0, n, 0]) : x;
 }
 
 /** MLM logits of hidden states z [..., D] → [..., V]; the decoder is the word-embedding matrix. */

@@ -10,6 +10,7 @@ import { mul, add } from '../ops/binary.js';
 import { clipByGlobalNorm as clipTensors } from '../ops/clip.js';
 import { release, tidy } from '../tensor/scope.js';
 import { treeLeaves, treeMap, treeZip } from '../tensor/tree.js';
+import { alias } from '../tensor/tensor.js';
 
 export interface GradientTransformation<S, P> {
   /** The state for these parameters (moments, counts; `emptyState` when there is none). */
@@ -130,3 +131,15 @@ export const scaleBySchedule = <P>(schedule: Schedule): GradientTransformation<S
     return [treeMap(u, (t) => mul(t, f)), { count: s.count + 1 }];
   },
 });
+
+/**
+ * Trains only the leaves whose path (dotted, e.g. 'layers.0.adapter.attn.down.weight') `trainable`
+ * accepts: every other gradient becomes zero. Before AdamW without weight decay this freezes them
+ * exactly (a zero gradient keeps both moments at zero, so every update is zero).
+ */
+export function freezeExcept<P>(trainable: (path: string) => boolean): GradientTransformation<EmptyState, P> {
+  return {
+    init: () => emptyState,
+    update: (u, s) => [treeMap(u, (t, path) => (trainable(path) ? alias(t) : mul(t, 0))), s],
+  };
+}

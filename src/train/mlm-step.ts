@@ -49,19 +49,29 @@ export function mlmAccumStep(cfg: RobertaConfig, s: TrainState, micro: readonly 
   });
 }
 
-/** Mean MLM loss over every labelled token of the batches (dropout off). */
-export async function evalMlm(cfg: RobertaConfig, params: Params, batches: readonly HostBatch[], backend: Backend): Promise<{ loss: number; perplexity: number; tokens: number }> {
+/**
+ * Mean MLM loss over every labelled token of the batches (dropout off), and each batch's own mean loss
+ * and labelled-token count, in order, for the batches that have labelled tokens (those without are
+ * skipped; the masking decides which, not the model, so every model gets the same list):
+ * loss = Σ tokens·loss / Σ tokens over `batches` (src/eval/stderr.ts: their standard error).
+ */
+export async function evalMlm(
+  cfg: RobertaConfig, params: Params, batches: readonly HostBatch[], backend: Backend,
+): Promise<{ loss: number; perplexity: number; tokens: number; batches: { loss: number; tokens: number }[] }> {
   let total = 0, count = 0;
+  const per: { loss: number; tokens: number }[] = [];
   for (const hb of batches) {
     const t = mlmTargets(hb, backend);
     const n = t.count;
     t.index.dispose(); t.labels.dispose();
     if (n === 0) continue;
     const loss = tidy(() => mlmLoss(cfg, params, toDevice(cfg, hb, backend), mlmTargets(hb, backend)));
-    total += (await read(loss))[0] * n;
+    const l = (await read(loss))[0];
+    total += l * n;
     count += n;
+    per.push({ loss: l, tokens: n });
     loss.dispose();
   }
   const mean = count > 0 ? total / count : NaN;
-  return { loss: mean, perplexity: Math.exp(mean), tokens: count };
+  return { loss: mean, perplexity: Math.exp(mean), tokens: count, batches: per };
 }

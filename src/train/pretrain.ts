@@ -162,7 +162,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     record: (n, v) => ({ step: n, loss: v.loss, lr: schedule(n - 1), tokensPerSecond: ((n - start) * stepChunks * o.seqLen) / ((Date.now() - t0) / 1000) }),
     after: async (s, step, v, history) => {
       if ((step + 1) % o.evalEvery !== 0 && step + 1 !== o.steps) return undefined;
-      valid = await evalMlm(cfg, s.params, validSet, o.backend);
+      const e = await evalMlm(cfg, s.params, validSet, o.backend);
+      valid = { loss: e.loss, perplexity: e.perplexity };
       history.push({ step: step + 1, validLoss: valid.loss, loss: v.loss });
       return { validLoss: valid.loss };
     },

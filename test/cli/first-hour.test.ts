@@ -68,7 +68,7 @@ describe('flags', () => {
       [['eval-mlm', '--model', 'm', '--corpus', 'c', '--max-batches', '-1'], /--max-batches must be ≥ 0/],
       [['run', '--model', 'm', '--out', out, '--held-out', '-1'], /--held-out must be ≥ 0/],
       [['run', '--model', 'm', '--out', out, '--seeds', '11'], /--seeds must be positive and ≤ 10/],
-      [['posttrain', '--model', 'm', '--corpus', 'c', '--out', out, '--method', 'ewc'], /--method must be das, ncl/],
+      [['posttrain', '--model', 'm', '--corpus', 'c', '--out', out, '--method', 'bogus'], /--method must be mtl, one, .*, das, das-update; got 'bogus'/],
       [['posttrain', '-model', 'm'], /'-model' is not a flag/],
       [['finetune', '--model', 'm', 'stray'], /unexpected argument 'stray'/],
       [['posttrain', '--corpus', 'c', '--out', out], /--model is required/],

@@ -155,17 +155,22 @@ describe('das run', () => {
       const out: string[] = [];
       const o = vi.spyOn(process.stdout, 'write').mockImplementation((x) => { out.push(String(x)); return true; });
       const e = vi.spyOn(process.stderr, 'write').mockImplementation((x) => { out.push(String(x)); return true; });
-      try { return { code: await main(['posttrain', '--model', w.model, '--corpus', join(work, 'sea/train.txt'), '--steps', '3', '--batch-size', '4', '--seq-len', '32', '--importance-subset', '8', '--backend', 'cpu', '--quiet', ...args]), text: out.join('') }; }
+      try { return { code: await main(['posttrain', '--model', w.model, '--corpus', join(work, 'sea/train.txt'), '--steps', '3', '--batch-size', '4', '--seq-len', '32', '--backend', 'cpu', '--quiet', ...args]), text: out.join('') }; }
       finally { o.mockRestore(); e.mockRestore(); }
     };
     const kl = join(work, 'a/das/seed-2021/kl-importance'), mlm = join(dom('a', 'das', 0), 'importance');
-    const ok = await run(['--out', join(work, 'pt'), '--method', 'das', '--importance', kl, mlm, '--reference-compat', '--soft-mask-target', 'update']);
+    const ok = await run(['--out', join(work, 'pt'), '--method', 'das', '--importance', kl, mlm, '--reference-compat', '--soft-mask-target', 'update', '--importance-subset', '8']);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.text.trim())).toMatchObject({ method: 'das', steps: 3, trained: true, importanceComputed: true, stoppedOnNaN: false });
     expect(JSON.parse(readFileSync(join(work, 'pt/importance/importance.json'), 'utf8'))).toMatchObject({ normalized: false, loss: 'mlm', mlmInput: 'original', aggregation: 'signed-batch-cumulative' });
     const none = await run(['--out', join(work, 'pt2'), '--method', 'das']);
     expect(none.code).toBe(1);
     expect(none.text).toMatch(/needs prior importance/);
+    // a flag the method does not read is refused before any work (a usage error)
+    const unread = await run(['--out', join(work, 'pt4'), '--method', 'ncl', '--importance-subset', '8']);
+    expect(unread.code).toBe(2);
+    expect(unread.text).toMatch(/--importance-subset is a setting of .*das.*; --method ncl does not run any of them/);
+    expect(existsSync(join(work, 'pt4'))).toBe(false);
     const nan = await run(['--out', join(work, 'pt3'), '--method', 'ncl', '--lr', '1e25', '--save-every', '1']);
     expect(nan.code).toBe(1);
     expect(nan.text).toMatch(/loss became (NaN|Infinity|-Infinity) at step \d/);
@@ -206,10 +211,10 @@ describe('das run', () => {
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
     try {
       expect(await main(['run', '--sequence', missing, '--model', w.model, '--out', join(work, 'bad4'), '--method', 'das,ncl', '--backend', 'cpu', '--quick', '--quiet'])).toBe(1);
-      expect(await main(['run', '--sequence', w.sequence, '--model', w.model, '--method', 'das,ewc', '--backend', 'cpu'])).toBe(2);
+      expect(await main(['run', '--sequence', w.sequence, '--model', w.model, '--method', 'das,bogus', '--backend', 'cpu'])).toBe(2);
     } finally {
       spy.mockRestore();
     }
-    expect(err.join('')).toMatch(/das run: .*nowhere\.txt: cannot read[\s\S]*unknown method 'ewc'/);
+    expect(err.join('')).toMatch(/das run: .*nowhere\.txt: cannot read[\s\S]*unknown method 'bogus'/);
   });
 });

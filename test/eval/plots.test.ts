@@ -156,7 +156,7 @@ function summary(method: string, seeds: number[], acc: (number | null)[][]): Met
 
 function writeRun(out: string, methods: MethodSummary[], extra: Partial<RunResults> = { experiment: 'exp & co' }): void {
   mkdirSync(out, { recursive: true });
-  const r: RunResults = { sequence: 'data/seq & co.json', domains: DOMAINS, seeds: [1, 2], base: null, baseHeldOut: null, methods, ...extra };
+  const r: RunResults = { sequence: 'data/seq & co.json', domains: DOMAINS, seeds: [1, 2], base: null, baseHeldOut: null, heldOutDifferences: [], methods, ...extra };
   writeFileSync(join(out, 'results.json'), JSON.stringify(r));
 }
 
@@ -318,7 +318,7 @@ describe('writePlots', () => {
     const dir = join(work, 'held-out');
     const das = summary('das', [1, 2], matrix([0.57, 0.6, 0.61], [0.5, 0.55, 0.625]));
     const one = summary('one', [1, 2], DOMAINS.map((_, t) => DOMAINS.map((__, k) => (t === k ? 0.5 : null))));
-    const held = (loss: (number | null)[][], general: (number | null)[]) => ({ loss, general, final: [0, 0, 0], average: 0, forgetting: null, spread: null });
+    const held = (loss: (number | null)[][], general: (number | null)[]) => ({ loss, general, final: [0, 0, 0], average: 0, forgetting: null, spread: null, stderr: null });
     das.heldOut = held([[5.1, null, null], [5.3, 4.8, null], [5.4, 5.0, 4.2]], [6.1, 6.2, 6.3]);
     one.heldOut = held([[5.0, null, null], [null, 4.7, null], [null, null, 4.1]], [6.0, 6.05, 6.1]);
     writeRun(dir, [das, one], { experiment: 'held', baseHeldOut: { general: 5.9, [DOMAINS[0]]: 5.6, [DOMAINS[1]]: 5.2, [DOMAINS[2]]: 4.6 } });
