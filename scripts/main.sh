@@ -33,6 +33,14 @@ else
   preset=(--steps 30 --batch-size 16 --lr 1e-3 --importance-subset 128 --held-out 48 --ft-epochs 2 --ft-lr 2e-3 --ft-batch-size 16)
 fi
 [ "$out" = explicit ] && out_flag=() || out_flag=(--out "$out")
+# --importance-subset is read by das, das-update, dga and ewc only (das run refuses a flag no chosen method reads)
+method=das,ncl,one prev=
+for a in ${args[@]+"${args[@]}"}; do [ "$prev" = --method ] && method=$a; case "$a" in --method=*) method=${a#--method=} ;; esac; prev=$a; done
+if ! [[ ",$method," =~ ,(all|das|das-update|dga|ewc), ]]; then
+  kept=(); skip=0
+  for a in "${preset[@]}"; do if [ "$skip" = 1 ]; then skip=0; elif [ "$a" = --importance-subset ]; then skip=1; else kept+=("$a"); fi; done
+  preset=("${kept[@]}")
+fi
 summary_file=$(mktemp)
 trap 'rm -f "$summary_file"' EXIT
 start=$(date +%s)
