@@ -1,4 +1,5 @@
 // `das posttrain`, `das finetune`, `das run`: flags → src/continual/{posttrain,finetune,run}.ts.
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { finetuneDefaults, finetuneFiles } from '../eval/finetune.js';
 import { METHODS, ROSTER, expandMethods, methodNames } from '../continual/methods.js';
@@ -40,11 +41,14 @@ const METHOD_FLAGS = ['contrast-weight', 'reference-compat', 'soft-mask-target',
  * Refuses a given flag that none of `methods` reads (naming the methods that do), and returns the
  * given method settings (absent when none).
  */
-function methodSettings(argv: readonly string[], p: Parsed, methods: readonly Method[], cmd: string): { options?: Record<string, number | string> } {
+function methodSettings(argv: readonly string[], p: Parsed, methods: readonly Method[], cmd: string, recorded?: Readonly<Record<string, unknown>>): { options?: Record<string, number | string> } {
   const given = givenFlags(argv);
   const readers = (f: string) => Object.values(METHODS).filter((m) => (m.flags ?? []).includes(f) || m.options?.[f] !== undefined).map((m) => m.name);
+  // continuing a run with some of its methods: a flag equal to the run's recorded setting is its own, not a mistake
+  const camel = (f: string) => f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const asRecorded = (f: string) => recorded !== undefined && (recorded[camel(f)] ?? (recorded.options as Record<string, unknown> | undefined)?.[f]) === p[f];
   for (const f of [...METHOD_FLAGS, ...Object.keys(optionFlags)]) {
-    if (!given.has(f) || methods.some((m) => (m.flags ?? []).includes(f) || m.options?.[f] !== undefined)) continue;
+    if (!given.has(f) || asRecorded(f) || methods.some((m) => (m.flags ?? []).includes(f) || m.options?.[f] !== undefined)) continue;
     const r = readers(f);
     throw new UsageError(`das ${cmd}: --${f} is a setting of ${r.join(', ')}; --method ${methods.map((m) => m.name).join(',')} does not ${r.length === 1 ? 'run it' : 'run any of them'}`);
   }
@@ -157,7 +161,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (p.help) { process.stdout.write(usage(cmd, 'a whole domain sequence for DAS and its baselines: post-training, importance, progressive fine-tuning matrix, forgetting and transfer', runFlags)); return 0; }
   let methods: string[];
   try { methods = expandMethods(p.method as string); } catch (e) { throw new UsageError(`das ${cmd}: ${(e as Error).message}`); }
-  const own = methodSettings(argv, p, methods.map((m) => METHODS[m]), cmd);
+  const runJson = join((p.out as string | undefined) ?? `runs/${(p.method as string).split(',').map((x) => x.trim()).join('+')}${p.quick ? '-quick' : ''}`, 'run.json');
+  const recorded = existsSync(runJson) ? (JSON.parse(readFileSync(runJson, 'utf8')) as { fingerprint?: { posttrain?: Record<string, unknown> } }).fingerprint?.posttrain : undefined;
+  const own = methodSettings(argv, p, methods.map((m) => METHODS[m]), cmd, recorded);
   for (const f of ['sequence', 'model']) if (typeof p[f] === 'string') repoDefault(p[f], f, cmd); // data/…, models/…: repo checkout only
   let seeds: number[];
   if (p['seed-list'] !== undefined) {

@@ -153,8 +153,10 @@ export interface Method {
   evaluates(t: number, count: number): number[];
   /** Whether domain t of `count` is post-trained (default: every one; MTL trains once, on all text, at the last). */
   trainsDomain?(t: number, count: number): boolean;
-  /** The text domain t trains on (default: the domain's own corpus; MTL: all domains' text mixed). */
+  /** The text domain t trains on (default: the domain's own corpus; MTL: all domains' training text mixed). */
   corpus?(ctx: SeedContext, t: number): string | Promise<string>;
+  /** Its `corpus` is training text already: no held-out lines are split off (MTL's mix holds each domain's training lines only). */
+  readonly corpusIsTraining?: boolean;
   /** Optimizer steps of domain t (default: the run's steps per domain). */
   steps?(ctx: SeedContext, t: number): number;
   /** The model fine-tuned on end task k after domain t (default: the model after domain t; HAT: with task k's mask). */

@@ -55,6 +55,8 @@ export interface PosttrainOptions extends Partial<Omit<PosttrainHyper, 'steps' |
   method: Method | string;
   /** Prior outputs this domain builds on (DAS: importance directories, raw or normalised, accumulated by EMax). */
   importance?: readonly string[];
+  /** The corpus is training text already: train on every line (default: hold out its first 5 %, as the held-out evaluation expects). */
+  wholeCorpus?: boolean;
   steps: number;
   batchSize: number;
   seqLen: number;
@@ -121,7 +123,7 @@ function fingerprintOf(o: PosttrainOptions) {
   return {
     model: o.model, corpus: o.corpus, method: trainsAs(methodOf(o)), importance: o.importance ?? [], steps: h.steps, batchSize: h.batchSize, seqLen: h.seqLen, lr: h.lr,
     seed: h.seed, warmup: h.warmup, contrastWeight: h.contrastWeight, referenceCompat: h.referenceCompat, softMaskTarget: h.softMaskTarget, dropout: h.dropout, extraLoss: null,
-    ...accumSetting(o), ...ownOptions(methodOf(o), h),
+    ...accumSetting(o), ...ownOptions(methodOf(o), h), ...(o.wholeCorpus ? { wholeCorpus: true } : {}),
   };
 }
 
@@ -139,7 +141,13 @@ function checkOptions(o: PosttrainOptions): void {
   for (const k of ['steps', 'batchSize', 'seqLen'] as const) if (!(Number.isSafeInteger(o[k]) && o[k] > 0)) throw new Error(`posttrain: ${k} must be a positive integer, got ${o[k]}`);
   if (o.gradAccum !== undefined && !(Number.isSafeInteger(o.gradAccum) && o.gradAccum > 0)) throw new Error(`posttrain: gradAccum must be a positive integer, got ${o.gradAccum}`);
   if (!(o.lr > 0)) throw new Error(`posttrain: lr must be positive, got ${o.lr}`);
-  for (const k of Object.keys(o.options ?? {})) if (m.options?.[k] === undefined) throw new Error(`posttrain --method ${m.name} has no setting '${k}'${m.options ? ` (its settings: ${Object.keys(m.options).join(', ')})` : ''}`);
+  for (const [k, v] of Object.entries(o.options ?? {})) {
+    const spec = m.options?.[k];
+    if (spec === undefined) throw new Error(`posttrain --method ${m.name} has no setting '${k}'${m.options ? ` (its settings: ${Object.keys(m.options).join(', ')})` : ''}`);
+    const bad = spec.kind === 'string' ? (typeof v !== 'string' || (spec.choices !== undefined && !spec.choices.includes(v)))
+      : (typeof v !== 'number' || !Number.isFinite(v) || (spec.kind === 'int' && !Number.isInteger(v)) || (spec.min !== undefined && v < spec.min) || (spec.gt !== undefined && !(v > spec.gt)));
+    if (bad) throw new Error(`posttrain --method ${m.name}: setting '${k}' must be ${spec.choices ? `one of ${spec.choices.join(', ')}` : `a${spec.kind === 'int' ? 'n integer' : ' number'}${spec.gt !== undefined ? ` > ${spec.gt}` : spec.min !== undefined ? ` ≥ ${spec.min}` : ''}`}, got ${JSON.stringify(v)}`);
+  }
   if (m.needsPriors && (o.importance ?? []).length === 0) throw new Error(`posttrain --method ${m.name} needs ${m.priorsHint ?? 'prior outputs (--importance DIR…)'}`);
   if (o.softMaskTarget !== undefined && o.softMaskTarget !== 'gradient' && o.softMaskTarget !== 'update') throw new Error(`posttrain: soft-mask target must be gradient or update, got '${String(o.softMaskTarget)}'`);
 }
@@ -194,7 +202,7 @@ async function train(o: PosttrainOptions, m: Method, paths: ReturnType<typeof po
       ready: async () => {
         if (tok.vocabSize > cfg.vocabSize) throw new Error(`the tokenizer has ${tok.vocabSize} tokens, the model ${cfg.vocabSize}`);
         if (o.seqLen + cfg.padId + 1 > cfg.maxPositions) throw new Error(`seq-len ${o.seqLen} needs ${o.seqLen + cfg.padId + 1} positions; the model has ${cfg.maxPositions}`);
-        chunks = domainChunks(o.corpus, tok, o.seqLen);
+        chunks = domainChunks(o.corpus, tok, o.seqLen, { whole: o.wholeCorpus });
         if (chunks.length < stepChunks) throw new Error(`${o.corpus} gives ${chunks.length} chunks of ${o.seqLen} tokens, fewer than one batch of ${accum > 1 ? `${stepChunks} (${o.batchSize} × --grad-accum ${accum})` : o.batchSize}`);
         batches = stream();
         domain = await m.domain({ cfg, backend: o.backend, priors: o.importance ?? [], hyper: h });

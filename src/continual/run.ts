@@ -261,9 +261,11 @@ const trains = (m: Method, t: number, domains: number): boolean => m.trainsDomai
 
 /** Post-trains domain t for method m with the run's hyper-parameters (the method's afterDomain step included). */
 async function posttrainDomain(ctx: SeedContext, m: Method, t: number, out: string): Promise<PosttrainResult> {
-  const h = ctx.hyper;
+  const { options, ...h } = ctx.hyper;
+  // the run's method settings that are this method's own (das run --method all --kd-weight 2: only kd gets it)
+  const own = Object.fromEntries(Object.entries(options ?? {}).filter(([k]) => m.options?.[k] !== undefined));
   return posttrain({
-    ...h, model: await m.startsFrom(ctx, t), corpus: m.corpus ? await m.corpus(ctx, t) : ctx.domains[t].train, steps: m.steps?.(ctx, t) ?? h.steps,
+    ...h, ...(Object.keys(own).length > 0 ? { options: own } : {}), ...(m.corpusIsTraining ? { wholeCorpus: true } : {}), model: await m.startsFrom(ctx, t), corpus: m.corpus ? await m.corpus(ctx, t) : ctx.domains[t].train, steps: m.steps?.(ctx, t) ?? h.steps,
     out, method: m, importance: m.priors?.(ctx, t), seed: ctx.seed,
     backend: ctx.backend, quiet: ctx.quiet, progress: ctx.progress, adoptExisting: true, signal: ctx.signal,
     onStep: ctx.onStep && ((step, loss) => ctx.onStep!(t, step, loss)),

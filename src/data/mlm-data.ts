@@ -7,6 +7,7 @@ import { orThrow, readCorpus } from './validate.js';
 export * from './mlm-batches.js';
 
 /** Training chunks of a domain corpus: the lines after the first 5 % (docs/method.md §3.1), cut into chunks of seqLen. */
-export function domainChunks(corpus: string, tok: Tokenizer, seqLen: number): Int32Array[] {
-  return chunkCorpus(splitValid(orThrow(readCorpus(corpus)), 5).train, tok, { seqLen });
+export function domainChunks(corpus: string, tok: Tokenizer, seqLen: number, o: { whole?: boolean } = {}): Int32Array[] {
+  const lines = orThrow(readCorpus(corpus));
+  return chunkCorpus(o.whole ? lines : splitValid(lines, 5).train, tok, { seqLen });   // whole: the file is training text already (MTL's mix)
 }

@@ -140,6 +140,11 @@ export const scaleBySchedule = <P>(schedule: Schedule): GradientTransformation<S
 export function freezeExcept<P>(trainable: (path: string) => boolean): GradientTransformation<EmptyState, P> {
   return {
     init: () => emptyState,
-    update: (u, s) => [treeMap(u, (t, path) => (trainable(path) ? alias(t) : mul(t, 0))), s],
+    update: (u, s) => {
+      let any = false;
+      const out = treeMap(u, (t, path) => (trainable(path) ? ((any = true), alias(t)) : mul(t, 0)));
+      if (!any) { release(out); throw new Error('freezeExcept: no parameter is trainable (a frozen-LM method on a model without its adapters or prompt?)'); }
+      return [out, s];
+    },
   };
 }

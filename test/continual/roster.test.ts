@@ -16,6 +16,7 @@ import { type RunOptions, runSequence } from '../../src/continual/run.js';
 import { dasTraining } from '../../src/continual/das-method.js';
 import type { RunResults } from '../../src/eval/report.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { splitValid } from '../../src/data/mlm-data.js';
 import { writeImportance } from '../../src/das-files/importance-dirs.js';
 import type { Params } from '../../src/nn/params.js';
 import { ones } from '../../src/ops/creation.js';
@@ -126,15 +127,18 @@ describe('a whole roster run', () => {
   it('MTL trains once on mixed text for the whole budget and is scored by its final row without FR; DEMIX records its choice', async () => {
     const o: RunOptions = {
       sequence: w.sequence, model: w.model, out: join(work, 'run'), methods: ['mtl', 'demix'], seeds: [2021], matrix: 'full',
-      posttrain: { steps: 3, batchSize: 4, seqLen: 32, lr: 1e-3, saveEvery: 2, importanceSubset: 8, importanceBatchSize: 4 },
-      finetune: { epochs: 2, lr: 3e-3, batchSize: 8, seqLen: 32 }, backend: cpuBackend, quiet: true, baseFinetune: false,
+      posttrain: { steps: 3, batchSize: 4, seqLen: 32, lr: 1e-3, referenceCompat: false, softMaskTarget: 'gradient', saveEvery: 2, importanceSubset: 8, importanceBatchSize: 4 },
+      finetune: { epochs: 2, lr: 3e-3, batchSize: 8, seqLen: 32, weightDecay: 0.01, pool: 'cls' }, backend: cpuBackend, quiet: true, baseFinetune: false,
     };
     const s = await runSequence(o);
     const seed = join(work, 'run/mtl/seed-2021');
     expect(existsSync(join(seed, '0-farm'))).toBe(false);
     const r1 = JSON.parse(readFileSync(join(seed, '1-sea/result.json'), 'utf8'));
     expect(r1.steps).toBe(6);                                            // 3 steps × 2 domains
-    expect(readFileSync(join(seed, 'mixed.txt'), 'utf8').split('\n').length).toBeGreaterThan(200);
+    // every domain's training lines and none of the 5 % it holds out for the held-out evaluation, used whole (no second split)
+    const train = (d: string) => splitValid(readFileSync(join(w.dir, d, 'train.txt'), 'utf8').split('\n').filter((l) => l.trim() !== ''), 5).train;
+    expect(readFileSync(join(seed, 'mixed.txt'), 'utf8').trimEnd().split('\n')).toEqual([...train('farm'), ...train('sea')]);
+    expect(JSON.parse(readFileSync(join(seed, '1-sea/settings.json'), 'utf8'))).toMatchObject({ wholeCorpus: true });
     const r = JSON.parse(readFileSync(join(work, 'run/results.json'), 'utf8')) as RunResults;
     const mtl = r.methods.find((m) => m.method === 'mtl')!;
     expect(mtl.forgetting).toEqual({ mf1: null, acc: null });
@@ -143,5 +147,25 @@ describe('a whole roster run', () => {
     expect(choice).toMatchObject({ from: 0, domain: 'farm' });
     expect(choice.losses).toHaveLength(1);
     expect(s.results.methods.map((m) => m.method)).toEqual(['mtl', 'demix']);
+    // continuing this run with one of its methods: its recorded --importance-subset is accepted although mtl does not read it
+    const cli = ['--model', w.model, '--sequence', w.sequence, '--out', join(work, 'run'), '--steps', '3', '--batch-size', '4', '--seq-len', '32', '--lr', '1e-3', '--save-every', '2',
+      '--importance-batch-size', '4', '--ft-epochs', '2', '--ft-lr', '3e-3', '--ft-batch-size', '8', '--ft-seq-len', '32', '--no-base', '--backend', 'cpu', '--quiet'];
+    await expect(runCommand([...cli, '--method', 'mtl', '--importance-subset', '8'])).resolves.toBe(0);
+    await expect(runCommand([...cli, '--method', 'mtl', '--importance-subset', '9'])).rejects.toThrow(/--importance-subset is a setting of/);
   }, 240_000);
+
+  it("a method's own setting goes to that method only: das run --method ncl,kd --kd-weight 2", async () => {
+    const o: RunOptions = {
+      sequence: w.sequence, model: w.model, out: join(work, 'kdrun'), methods: ['ncl', 'kd'], seeds: [2021], matrix: 'diagonal-final', domains: 1,
+      posttrain: { steps: 2, batchSize: 4, seqLen: 32, lr: 1e-3, saveEvery: 2, importanceSubset: 8, importanceBatchSize: 4, options: { 'kd-weight': 2 } },
+      finetune: { epochs: 1, lr: 3e-3, batchSize: 8, seqLen: 32 }, backend: cpuBackend, quiet: true, baseFinetune: false,
+    };
+    await runSequence(o);
+    const settings = (m: string) => JSON.parse(readFileSync(join(work, 'kdrun', m, 'seed-2021/0-farm/settings.json'), 'utf8'));
+    expect(settings('kd').options).toEqual({ 'kd-weight': 2, 'kd-temperature': 1 });
+    expect(settings('ncl').options).toBeUndefined();
+    await expect(posttrain({ ...o.posttrain, model: w.model, corpus: join(w.dir, 'farm/train.txt'), out: join(work, 'bad-dga'), method: 'dga', importance: [join(work, 'dga-impt')], seed: 1, backend: cpuBackend, quiet: true, options: { 'dga-units': 'ffn' } }))
+      .rejects.toThrow(/setting 'dga-units' must be one of heads, all, got "ffn"/);
+    expect(existsSync(join(work, 'bad-dga'))).toBe(false);
+  }, 120_000);
 });

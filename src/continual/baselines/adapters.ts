@@ -101,6 +101,7 @@ async function demixStart(ctx: SeedContext, t: number): Promise<string> {
     for (let k = 0; k < t; k++) out.push((await heldOutLosses(modelOf(ctx, k), [set], join(startDir(ctx, t), `loss-of-${k}.json`), ctx.backend))[d.name]);
     return out;
   });
+  if (!losses.every(Number.isFinite)) throw new Error(`demix: a held-out MLM loss on ${d.name} is not finite (${losses.join(', ')})`);
   const from = losses.indexOf(Math.min(...losses));
   ctx.log(`demix: ${d.name} starts from ${ctx.domains[from].name}'s adapters (held-out MLM loss ${losses.map((l, k) => `${ctx.domains[k].name} ${l.toFixed(3)}`).join(', ')})`);
   await writeFileAtomic(file, `${JSON.stringify({ from, domain: ctx.domains[from].name, losses }, null, 2)}\n`);
