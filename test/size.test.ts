@@ -27,8 +27,10 @@ const under = (...dirs: string[]) => dirs.flatMap((d) => files(d, '.ts'));
 const budgets: [string, () => string[], number][] = [
   ['tensor core: src/tensor + backend + ops + autodiff', () => under('src/tensor', 'src/backend', 'src/ops', 'src/autodiff'), 3500],
   ['kernels/*.wgsl', () => files('kernels', '.wgsl'), 1500],
-  ['model, optimizer and io: src/nn + optim + io (without the tokenizer)', () => under('src/nn', 'src/optim', 'src/io').filter((f) => !f.includes('tokenizer')), 1300],
-  ['DAS maths and methods: src/das + das-files + continual', () => under('src/das', 'src/das-files', 'src/continual'), 1500],
+  // 1300 → 1400 with the baseline roster: adapters, the soft prompt and extra parameters in the model and checkpoint, freezeExcept
+  ['model, optimizer and io: src/nn + optim + io (without the tokenizer)', () => under('src/nn', 'src/optim', 'src/io').filter((f) => !f.includes('tokenizer')), 1400],
+  ['DAS maths and methods: src/das + das-files + continual (without the baselines)', () => under('src/das', 'src/das-files', 'src/continual').filter((f) => !f.includes('baselines')), 1600],
+  ['the baseline roster: src/continual/baselines (ten methods, their maths and files)', () => under('src/continual/baselines'), 1000],
   ['evaluation: src/eval (without the plots)', () => under('src/eval').filter((f) => !f.includes('plots')), 900],
   ['plots: src/eval/plots*', () => under('src/eval').filter((f) => f.includes('plots')), 550],
   ['tokenizer: src/io/tokenizer', () => under('src/io/tokenizer'), 600],
