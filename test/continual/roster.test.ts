@@ -21,7 +21,7 @@ import { writeImportance } from '../../src/das-files/importance-dirs.js';
 import type { Params } from '../../src/nn/params.js';
 import { ones } from '../../src/ops/creation.js';
 import { release } from '../../src/tensor/scope.js';
-import { toArray } from '../../src/tensor/tensor.js';
+import { counters, toArray } from '../../src/tensor/tensor.js';
 import { treeLeavesWithPaths, treeMap } from '../../src/tensor/tree.js';
 import { cpuBackend } from '../support/devices.js';
 import { type TinyWorld, makeTinyWorld } from '../support/tiny-continual.js';
@@ -70,7 +70,9 @@ const ctxFor = (dir: string): SeedContext => ({
 describe('frozen-LM baselines', () => {
   it('adapter-one trains only its adapters: every LM weight is byte-identical to the base model', async () => {
     const ctx = ctxFor('aone');
+    const live = counters.liveTensors;
     const start = await adapterOne.startsFrom(ctx, 0);
+    expect(counters.liveTensors).toBe(live);                            // building the start leaks no tensor
     expect(start).toBe(startDir(ctx, 0));
     await pt('aone/out', adapterOne, start);
     const base = await tensors(join(w.model, 'model.safetensors')), s0 = await tensors(join(start, 'model.safetensors')), after = await tensors(join(work, 'aone/out/model/model.safetensors'));

@@ -14,7 +14,9 @@ import { splitValid } from '../../data/mlm-data.js';
 import { heldOut, heldOutLosses } from '../../eval/mlm-eval.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { saveCheckpoint } from '../../io/hf-roberta.js';
-import { adaptersOf, initAdapters, initPrompt, withAdapters } from '../../nn/params.js';
+import { initAdapters, initPrompt, withAdapters } from '../../nn/params.js';
+import type { RobertaConfig } from '../../nn/config.js';
+import { treeLeaves } from '../../tensor/tree.js';
 import type { Params } from '../../nn/params.js';
 import { layerNorm } from '../../ops/layer-norm.js';
 import { foldIn, key } from '../../ops/random.js';
@@ -29,7 +31,7 @@ import { optionOf } from '../method.js';
 export const startDir = (ctx: Pick<SeedContext, 'dir' | 'domains'>, t: number): string => join(ctx.dir, 'starts', `${t}-${ctx.domains[t].name}`);
 
 /** Writes `out` (unless it exists): the base model with `add` applied to its parameters, tokenizer included. */
-async function buildStart(ctx: SeedContext, out: string, add: (p: Params, cfg: Parameters<Parameters<typeof withModel>[2]>[0]['cfg']) => Params, what: string): Promise<string> {
+async function buildStart(ctx: SeedContext, out: string, add: (p: Params, cfg: RobertaConfig) => Params, what: string): Promise<string> {
   if (existsSync(join(out, 'model.safetensors'))) return out;
   await mkdir(join(out, '..'), { recursive: true });
   await withModel(ctx.base, ctx.backend, async ({ cfg, params, tok }) => {
@@ -40,9 +42,8 @@ async function buildStart(ctx: SeedContext, out: string, add: (p: Params, cfg: P
       await saveCheckpoint(out, cfg, p, tokenizerFiles(tok));
     } finally {
       // only the added tensors are new; the rest belong to `params` (released by withModel)
-      const added = adaptersOf(p) !== adaptersOf(encoder) ? adaptersOf(p) : undefined;
-      if (added) release(added);
-      if (p.prompt !== undefined && p.prompt !== encoder.prompt) release(p.prompt);
+      const had = new Set(treeLeaves(encoder));
+      release(treeLeaves(p).filter((t) => !had.has(t)));
     }
   });
   return out;
@@ -108,14 +109,12 @@ async function demixStart(ctx: SeedContext, t: number): Promise<string> {
   return modelOf(ctx, from);
 }
 
+/** Adapter-ONE's training, but each domain's adapters start from the most similar earlier domain's. */
 export const demix: Method = {
+  ...adapterOne,
   name: 'demix',
   summary: "frozen LM + an adapter set (expert) per domain, initialised from the earlier domain's adapters with the lowest held-out MLM loss on the new domain; end task k uses expert k (nothing is overwritten, so no forgetting by construction)",
-  scores: 'diagonal',
   startsFrom: demixStart,
-  evaluates: (t) => [t],
-  prepare: nothing,
-  domain: frozenLm(isAdapter),
 };
 
 
