@@ -11,6 +11,7 @@ import { FULL_MODEL, type Size, TINY_MODEL, cases } from './cases.js';
 import { type CaseResult, TIMINGS, measureCase } from './harness.js';
 import { dasFigures } from './impl/das.js';
 import { Ours } from './impl/ours.js';
+import { machinePeak } from './peak.js';
 import { type Impl, why } from './impl/types.js';
 import { type ColdResult, type ImplInfo, type Report, markdown } from './report.js';
 
@@ -109,6 +110,9 @@ export async function runBench(o: BenchOptions): Promise<{ report: Report; json:
   const base = join(o.out, `${o.machine ?? machineSlug(a)}-${report.date.slice(0, 10)}${o.size === 'full' ? '' : `-${o.size}`}`);
   // Written after every case as well, so a run cut short still leaves its figures.
   const save = () => { report.wallSeconds = (performance.now() - t0) / 1000; writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 1)}\n`); };
+  // The machine's limits first, on a quiet machine (a few seconds): FMA peak and copy bandwidth.
+  report.peak = await machinePeak({ threads: os.cpus().length, seconds: o.size === 'tiny' ? 0.05 : 0.5, log: o.log });
+  o.log(`machine limits: ${JSON.stringify(report.peak)}`);
   const timing = TIMINGS[o.size];
   for (const spec of cases(o.size)) {
     if (o.only && !o.only.test(spec.id)) continue;
@@ -117,7 +121,7 @@ export async function runBench(o: BenchOptions): Promise<{ report: Report; json:
     save();
   }
   if (o.das) {
-    try { report.das = await dasFigures(ours.gpu, o.size === 'tiny' ? TINY_MODEL : FULL_MODEL, timing.maxReps); } catch (e) { report.das = { status: 'error', note: why(e) }; }
+    try { report.das = await dasFigures(ours.gpu, o.size === 'tiny' ? TINY_MODEL : FULL_MODEL, timing.maxReps, impls.filter((i) => i.id.startsWith('torch-'))); } catch (e) { report.das = { status: 'error', note: why(e) }; }
     o.log(`DAS: ${report.das.status} — ${report.das.note}${report.das.ratio ? ` (ratio ${report.das.ratio.toFixed(2)})` : ''}`);
   }
   for (const i of impls) { try { await i.close(); } catch { /* best effort */ } }

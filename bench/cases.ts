@@ -15,7 +15,9 @@ export type Case =
   | { kind: 'xent'; R: number; C: number }
   | { kind: 'adamw'; n: number }
   | { kind: 'chain'; ops: number; n: number }
-  | { kind: 'step'; model: ModelDims; batch: StepBatch };
+  | { kind: 'step'; model: ModelDims; batch: StepBatch }
+  /** The DAS step (das: true) or the MLM step with dropout 0.1 (false): only PyTorch takes it, from impl/das.ts. */
+  | { kind: 'das_step'; model: ModelDims; batch: StepBatch & { originalIds: number[] }; das: boolean };
 
 /** One MLM batch on the host, shared by every implementation (ids, positions and labelled positions). */
 export interface StepBatch { ids: number[]; positions: number[]; labelIndex: number[]; labels: number[] }

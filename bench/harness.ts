@@ -15,6 +15,8 @@ export interface ImplResult {
   /** The first run, compilation included. */
   firstMs?: number;
   memory?: Record<string, number>;
+  /** Runner.extras(): e.g. recordMs, the JS time to record one training step (median). */
+  extras?: Record<string, number>;
   skipped?: string;
   error?: string;
   note?: string;
@@ -96,6 +98,7 @@ export async function measureCase(spec: CaseSpec, impls: Impl[], t: Timing, log:
       l.res.medianMs = median(l.res.samplesMs!);
       l.res.figure = figure(spec, l.res.medianMs);
     }
+    try { const x = l.r.extras?.(); if (x && Object.keys(x).length) l.res.extras = x; } catch { /* none */ }
     try { const m = await l.r.memory?.(); if (m && Object.keys(m).length) l.res.memory = m; } catch { /* no counters */ }
     try { await l.impl.enter?.(); await l.r.dispose(); } catch (e) { l.res.note = `${l.res.note ? `${l.res.note}; ` : ''}dispose failed: ${why(e)}`; }
   }

@@ -17,7 +17,7 @@ import { type TrainState, mlmTrainStep } from '../../src/train/mlm-step.js';
 import { type ModelDims, makeBatch } from '../cases.js';
 import type { DasResult } from '../report.js';
 import { benchConfig, trainState } from './ours.js';
-import { why } from './types.js';
+import { type Impl, type Runner, why } from './types.js';
 
 type Mod = Record<string, unknown>;
 type Fn = (...a: unknown[]) => unknown;
@@ -35,7 +35,11 @@ async function load(file: string, names: string[]): Promise<Record<string, Fn> |
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const LR = 1e-4;
 
-export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number): Promise<DasResult> {
+/**
+ * The DAS step and the plain MLM step (dropout 0.1 in both) of ours, and of each PyTorch anchor in `anchors`
+ * on the same batch and model (torch_worker.py's das_step), interleaved; the JS time to record each of ours.
+ */
+export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number, anchors: Impl[] = []): Promise<DasResult> {
   const c = await load('contrastive', ['dasLoss']), sm = await load('soft-mask', ['softMaskScales', 'softMask']);
   if (typeof c === 'string' || typeof sm === 'string') return { status: 'skipped', note: `DAS step: ${typeof c === 'string' ? c : sm}` };
   const own = existsSync(`${CONTINUAL}das-step.ts`) ? await load('das-step', ['dasTrainStep']) : 'none';
@@ -58,15 +62,39 @@ export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number)
   const dasStep = typeof own === 'string'
     ? composed
     : (s: TrainState, k: Key) => own.dasTrainStep(cfg, s, hb, LR, adamwDefaults, k, gpu, { importance, originalIds }) as [TrainState, Tensor];
-  const das = async () => { const [next, loss] = dasStep(sd, key(++n)); release(sd, loss); sd = next; await gpu.sync(); };
-  const mlm = async () => { const [next, loss] = mlmTrainStep(cfg, sp, hb, LR, adamwDefaults, key(++n), gpu); release(sp, loss); sp = next; await gpu.sync(); };
+  const rd: number[] = [], rm: number[] = []; // JS time to record each step (until the call returns, before the wait)
+  const das = async () => { const t0 = performance.now(); const [next, loss] = dasStep(sd, key(++n)); release(sd, loss); rd.push(performance.now() - t0); sd = next; await gpu.sync(); };
+  const mlm = async () => { const t0 = performance.now(); const [next, loss] = mlmTrainStep(cfg, sp, hb, LR, adamwDefaults, key(++n), gpu); release(sp, loss); rm.push(performance.now() - t0); sp = next; await gpu.sync(); };
   const timed = async (f: () => Promise<void>) => { const t0 = performance.now(); await f(); return performance.now() - t0; };
+  // PyTorch's DAS and MLM steps on the same batch (its worker times each run itself).
+  const batch = { ...makeBatch(m).batch, originalIds: Array.from(originalIds) };
+  const theirs: { impl: Impl; das?: Runner; mlm?: Runner; td: number[]; tm: number[]; error?: string }[] = [];
+  for (const impl of anchors) {
+    const t: (typeof theirs)[number] = { impl, td: [], tm: [] };
+    try {
+      const [d, p] = [await impl.prepare({ kind: 'das_step', model: m, batch, das: true }), await impl.prepare({ kind: 'das_step', model: m, batch, das: false })];
+      if (typeof d === 'string' || typeof p === 'string') t.error = typeof d === 'string' ? d : String(p);
+      else { t.das = d; t.mlm = p; await d.run(2); await p.run(2); }
+    } catch (e) { t.error = why(e); }
+    theirs.push(t);
+  }
+  const sample = async (r: Runner) => Number(await r.run(1));
   try {
     await das(); await mlm(); await das(); await mlm();
+    rd.length = 0; rm.length = 0;
     const td: number[] = [], tm: number[] = [];
-    for (let i = 0; i < reps; i++) { td.push(await timed(das)); tm.push(await timed(mlm)); }
+    for (let i = 0; i < reps; i++) {
+      td.push(await timed(das)); tm.push(await timed(mlm));
+      for (const t of theirs) {
+        if (t.error !== undefined || !t.das || !t.mlm) continue;
+        try { t.td.push(await sample(t.das)); t.tm.push(await sample(t.mlm)); } catch (e) { t.error = why(e); }
+      }
+    }
     const res: DasResult = {
-      status: 'ok', dasStepMs: median(td), mlmStepMs: median(tm), ratio: median(td) / median(tm),
+      status: 'ok', dasStepMs: median(td), mlmStepMs: median(tm), ratio: median(td) / median(tm), dasRecordMs: median(rd), mlmRecordMs: median(rm),
+      anchors: Object.fromEntries(theirs.map((t) => [t.impl.id, t.error !== undefined || t.td.length === 0
+        ? { error: t.error ?? 'no samples' }
+        : { dasStepMs: median(t.td), mlmStepMs: median(t.tm), ratio: median(t.td) / median(t.tm) }])),
       note: `${typeof own === 'string' ? 'dasLoss (contrastive.ts) + chain(softMask (soft-mask.ts), adamw), composed here' : 'dasTrainStep (das-step.ts)'}; dropout 0.1 in both steps; λ, τ defaults; importance 0.5 everywhere`,
     };
     const imp = await load('importance', ['computeImportance']);
@@ -85,6 +113,7 @@ export async function dasFigures(gpu: WebGpuBackend, m: ModelDims, reps: number)
   } catch (e) {
     return { status: 'error', note: `DAS step: ${why(e)} — adapt bench/impl/das.ts` };
   } finally {
+    for (const t of theirs) { try { await t.das?.dispose(); await t.mlm?.dispose(); } catch { /* best effort */ } }
     release(sd, sp, importance, [...scales.values()]);
   }
 }

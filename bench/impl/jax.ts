@@ -97,6 +97,7 @@ export class JaxJs implements Impl {
         };
       }
       case 'step': return this.step(c.model, c.batch);
+      case 'das_step': return 'the DAS step is measured for ours and PyTorch only';
     }
   }
 

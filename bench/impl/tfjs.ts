@@ -1,7 +1,7 @@
 // TensorFlow.js 4.22 anchors: the WebGPU backend on a Dawn device of our own `webgpu` package, and the wasm backend.
 // tfjs has one global engine: enter() switches it to this anchor's backend before each timed run.
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type * as TF from '@tensorflow/tfjs-core';
 import { ADAMW, type Case, type ModelDims, STEP_ADAM, values, xentLabels } from '../cases.js';
 import { dawnGpu } from './dawn.js';
@@ -147,6 +147,7 @@ export class Tfjs implements Impl {
         };
       }
       case 'step': return this.step(c.model, c.batch);
+      case 'das_step': return 'the DAS step is measured for ours and PyTorch only';
     }
   }
 

@@ -42,23 +42,86 @@ def leaves(t):
     return [t]
 
 
-def mlm_loss(m, p, ids, pos, mask_bias, li, labels):
-    """Post-LN RoBERTa MLM loss, as src/nn/roberta.ts (dropout off)."""
+def encode(m, p, ids, pos, mask_bias, drop=0.0, gates=None):
+    """Post-LN RoBERTa encoder as src/nn/roberta.ts: dropout `drop` on the embeddings, the attention
+    probabilities and both sublayer outputs; the DAS gates (head on the probabilities, intermediate before
+    GELU, output on the FFN output) when given. [B*T, D]"""
     B, T, D, H = m["batch"], m["seq"], m["hidden"], m["heads"]
     Dh = D // H
     eps = m["eps"]
     lin = lambda x, l: F.linear(x, l["w"], l["b"])
     ln = lambda x, n: F.layer_norm(x, (D,), n["w"], n["b"], eps)
+    dr = lambda x: F.dropout(x, drop, True) if drop > 0 else x
     split = lambda x: x.view(B, T, H, Dh).transpose(1, 2)
-    x = ln(F.embedding(ids, p["word"]) + F.embedding(pos, p["pos"]) + p["type0"], p["embNorm"])  # [B*T, D]
-    for l in p["layers"]:
+    x = dr(ln(F.embedding(ids, p["word"]) + F.embedding(pos, p["pos"]) + p["type0"], p["embNorm"]))  # [B*T, D]
+    for i, l in enumerate(p["layers"]):
+        g = gates[i] if gates is not None else None
         q, k, v = split(lin(x, l["q"])), split(lin(x, l["k"])), split(lin(x, l["v"]))
-        probs = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(Dh)) + mask_bias, -1)
+        probs = dr(torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(Dh)) + mask_bias, -1))
+        if g is not None:
+            probs = probs * g["head"].view(1, H, 1, 1)
         ctx = (probs @ v).transpose(1, 2).reshape(B * T, D)
-        h = ln(lin(ctx, l["o"]) + x, l["n1"])
-        x = ln(lin(F.gelu(lin(h, l["f1"])), l["f2"]) + h, l["n2"])
+        h = ln(dr(lin(ctx, l["o"])) + x, l["n1"])
+        u = lin(h, l["f1"])
+        o = lin(F.gelu(u if g is None else u * g["inter"]), l["f2"])
+        x = ln(dr(o if g is None else o * g["out"]) + h, l["n2"])
+    return x
+
+
+def mlm_loss(m, p, ids, pos, mask_bias, li, labels, drop=0.0):
+    """Post-LN RoBERTa MLM loss, as src/nn/roberta.ts (dropout off unless `drop`)."""
+    D = m["hidden"]
+    lin = lambda x, l: F.linear(x, l["w"], l["b"])
+    ln = lambda x, n: F.layer_norm(x, (D,), n["w"], n["b"], m["eps"])
+    x = encode(m, p, ids, pos, mask_bias, drop)
     hm = ln(F.gelu(lin(x[li], p["head"]["dense"])), p["head"]["norm"])
     return F.cross_entropy(hm @ p["word"].t() + p["head"]["bias"], labels)
+
+
+def das_step_fn(m, b, dev, das):
+    """The DAS training step of bench/impl/das.ts (das=True): L_MLM on the corrupted ids plus 0.25 x the
+    contrastive loss of three passes over the original ids (two full with independent dropout, one gated
+    by the importance, 0.5 everywhere), tau 0.05, gradients soft-masked by 1 - importance on the paper's
+    axes, then AdamW; or the plain MLM step with the same dropout 0.1 (das=False), its denominator."""
+    p = model_params(m, dev)
+    ps = leaves(p)
+    B, T, D, H, F_ = m["batch"], m["seq"], m["hidden"], m["heads"], m["ffn"]
+    ids = torch.tensor(b["ids"], device=dev)
+    orig = torch.tensor(b["originalIds"], device=dev)
+    pos = torch.tensor(b["positions"], device=dev)
+    li = torch.tensor(b["labelIndex"], device=dev)
+    labels = torch.tensor(b["labels"], device=dev)
+    mask_bias = torch.zeros(B, 1, 1, T, device=dev)
+    gates = [{"head": torch.full((H,), 0.5, device=dev), "inter": torch.full((F_,), 0.5, device=dev), "out": torch.full((D,), 0.5, device=dev)} for _ in p["layers"]]
+    # (param, scale) pairs: 1 - importance broadcast on each gated unit's rows (outputs) or columns (inputs).
+    masked = []
+    for l, g in zip(p["layers"], gates):
+        eta = (1 - g["head"]).repeat_interleave(D // H)
+        for name in ("q", "k", "v"):
+            masked += [(l[name]["w"], eta.view(D, 1)), (l[name]["b"], eta)]
+        masked += [(l["o"]["w"], eta.view(1, D)), (l["f1"]["w"], (1 - g["inter"]).view(F_, 1)), (l["f1"]["b"], 1 - g["inter"]),
+                   (l["f2"]["w"], (1 - g["out"]).view(D, 1)), (l["f2"]["b"], 1 - g["out"])]
+    opt = torch.optim.AdamW(ps, lr=1e-4, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0)
+    target = torch.arange(B, device=dev)
+
+    def pooled(gs=None):
+        return encode(m, p, orig, pos, mask_bias, 0.1, gs).view(B, T, D).mean(1)  # no padding: the masked mean is the mean
+
+    def f():
+        loss = mlm_loss(m, p, ids, pos, mask_bias, li, labels, 0.1)
+        if das:
+            z1, z2, zg = pooled(), pooled(), pooled(gates)
+            a = F.normalize(z2, dim=-1, eps=1e-8)
+            logits = torch.cat([a @ F.normalize(z1, dim=-1, eps=1e-8).t(), a @ F.normalize(zg, dim=-1, eps=1e-8).t()], 1) / 0.05
+            loss = loss + 0.25 * F.cross_entropy(logits, target)
+        loss.backward()
+        if das:
+            with torch.no_grad():
+                for w, s in masked:
+                    w.grad.mul_(s)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return f
 
 
 def prepare(c, dev):
@@ -125,6 +188,9 @@ def prepare(c, dev):
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
+    elif k == "das_step":
+        f = das_step_fn(c["model"], c["batch"], dev, c["das"])
+        note = "DAS step: MLM + 3 contrastive passes, soft-masked gradients, AdamW" if c["das"] else "MLM step with dropout 0.1"
     else:
         return None, f"unknown case {k}"
     return f, note

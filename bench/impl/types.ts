@@ -8,6 +8,8 @@ export interface Runner {
   /** Memory figures after the timed runs (bytes), where the implementation has counters. */
   memory?(): Promise<Record<string, number>> | Record<string, number>;
   dispose(): Promise<void> | void;
+  /** Other per-run figures (ms), e.g. the JS time to record one training step. */
+  extras?(): Record<string, number>;
   /** What this implementation used for the case where it is not obvious (e.g. which AdamW variant). */
   note?: string;
 }
