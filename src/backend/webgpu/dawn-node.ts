@@ -20,6 +20,18 @@ type Tick = () => void;
 interface Pending { tick: Tick; handle: unknown }
 
 let installed = false;
+/**
+ * 3. A polite wait. While anything of Dawn's is pending, its tick re-schedules itself with setImmediate, so
+ *    a process awaiting the GPU spins one core at 100 % — on a software adapter (lavapipe), the very cores
+ *    that run the kernels. After `spinMs` without new work (noteGpuActivity), each tick first sleeps
+ *    `pauseMs`: a wait then costs at most that much latency and leaves the cores to the GPU's threads.
+ *    pauseMs 0 restores the plain spin (DAS_DAWN_WAIT=spin).
+ */
+export const idle = { spinMs: 0.5, pauseMs: 0.2 };
+let spinUntil = 0;
+/** Called when work is recorded or read back: Dawn's ticks may spin (no sleep) for the next idle.spinMs. */
+export function noteGpuActivity(): void { spinUntil = performance.now() + idle.spinMs; }
+
 let pumping = false;
 let pending: Pending[] = [];
 let realClearImmediate: ((h: unknown) => void) | undefined;
@@ -35,6 +47,7 @@ function isDawnTick(fn: unknown, extraArgs: number): fn is Tick {
 /** Interposes on globalThis.setImmediate (once per process). Call before the Dawn GPU object is created. */
 export function installEventPump(): void {
   if (installed) return;
+  if ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DAS_DAWN_WAIT === 'spin') idle.pauseMs = 0;
   const g = globalThis as unknown as Record<string, unknown>;
   const real = g.setImmediate as ((fn: (...a: unknown[]) => void, ...args: unknown[]) => unknown) | undefined;
   const clear = g.clearImmediate as ((h: unknown) => void) | undefined;
@@ -48,6 +61,7 @@ export function installEventPump(): void {
       const i = pending.indexOf(entry);
       if (i < 0) return; // already run by pumpEvents()
       pending.splice(i, 1);
+      if (idle.pauseMs > 0 && performance.now() > spinUntil) sleepSync(idle.pauseMs); // waiting: give the core to the GPU's threads
       runTicks([entry]);
     });
     pending.push(entry);

@@ -9,10 +9,11 @@ import type { Shape } from '../../tensor/shape.js';
 import { sizeOf } from '../../tensor/shape.js';
 import { Tensor, newStorage } from '../../tensor/tensor.js';
 import { type OpenedDevice, closeDevice, gpuGlobals, onDawnNode, openDevice } from './device.js';
-import { pumpEvents, sleepSync } from './dawn-node.js';
+import { noteGpuActivity, pumpEvents, sleepSync } from './dawn-node.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool, type PoolStats } from './pool.js';
 import { type KernelOptions, type KernelOptionsPatch, defaultKernelOptions, withKernelOptions } from '../kernel-options.js';
+import { applyCachedMatmulTiles, envVar } from './autotune.js';
 
 const ARENA_BYTES = 1 << 16;
 
@@ -221,6 +222,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     if (fence !== null) this.encoder.copyBufferToBuffer(this.fenceSource!, 0, fence, 0, 4);
     this.device.queue.submit([this.encoder.finish()]);
     this.counters.submits++;
+    noteGpuActivity();
     if (fence !== null) {
       // Mapped (mapState 'mapped') once this submit has finished; 'unmapped' again if mapping failed.
       fence.mapAsync(gpuGlobals.GPUMapMode.READ).catch(() => undefined);
@@ -435,12 +437,14 @@ let backend: WebGpuBackend | null | undefined;
 
 /**
  * The WebGPU backend on the default adapter, or null when there is none (one per process: later
- * calls return it). `kernels` sets its kernel variants (see kernel-options.ts).
+ * calls return it). `kernels` sets its kernel variants (see kernel-options.ts). A new backend takes the
+ * matmul tiles autotune cached for this adapter (autotune.ts; bit-identical results), unless DAS_AUTOTUNE=off.
  */
 export async function webgpu(o: { kernels?: KernelOptionsPatch } = {}): Promise<WebGpuBackend | null> {
   if (backend === undefined) {
     const opened = await openDevice();
     backend = opened ? new WebGpuBackend(opened) : null;
+    if (backend !== null && envVar('DAS_AUTOTUNE') !== 'off') applyCachedMatmulTiles(backend);
   }
   if (backend !== null && o.kernels !== undefined) backend.setKernelOptions(o.kernels);
   return backend;
