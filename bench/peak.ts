@@ -3,8 +3,8 @@
 // the probe fails, the result is { status: 'unavailable', note: <why> }.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,7 +42,10 @@ export async function machinePeak(o: { threads: number; seconds?: number; cc?: s
     // -march=native makes the binary CPU-specific, so the compiler and CPU model are part of the cache key too.
     const key = createHash('sha256').update(readFileSync(src)).update(JSON.stringify([cc, FLAGS, cpus()[0]?.model]))
       .digest('hex').slice(0, 12);
-    const bin = join(tmpdir(), `das-webgpu-peak-${key}`);
+    // The user's own cache folder, not the shared temporary one (where another user could plant the binary).
+    const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'das-webgpu');
+    mkdirSync(dir, { recursive: true });
+    const bin = join(dir, `peak-${key}`);
     if (existsSync(bin)) log(`peak: reusing ${bin}`);
     else {
       // Compile under a private name, then rename: a concurrent run never sees a half-written binary.

@@ -13,7 +13,8 @@ if [ "${DAS_NO_APT:-}" = 1 ] || ! command -v apt-get >/dev/null || [ ! -f /etc/d
   echo "[bench] PyTorch anchor: python3-torch or libopenblas0-pthread missing and no apt; it will be recorded as not installed" >&2
   exit 0
 fi
-sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+# Never prompts: without root or password-less sudo it says so and the anchor is recorded as not installed.
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else "$@"; fi; }
 echo "[bench] installing Debian's python3-torch and libopenblas0-pthread for the PyTorch anchor" >&2
 sudo_ apt-get update -qq
 sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch libopenblas0-pthread >/dev/null \

@@ -117,7 +117,7 @@ export class Ours implements Impl {
             for (let i = 0; i < inner; i++) {
               const before = counters.liveBytes;
               counters.peakBytes = before;
-              const t0 = performance.now(); // JS time to record the step: from the call until it returns, before any wait
+              const t0 = performance.now(); // JS time to record the step: from the call until it returns (before reading anything back)
               const [next, loss] = mlmTrainStep(cfg, s, hb, STEP_ADAM.lr, adamwDefaults, null, this.gpu);
               release(s, loss);
               recordMs.push(performance.now() - t0);

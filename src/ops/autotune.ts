@@ -6,7 +6,7 @@
 import type { MatmulTiles } from '../backend/kernel-options.js';
 import { type TunedKernel, matmulCacheKey, matmulCandidates } from '../backend/webgpu/autotune.js';
 import type { WebGpuBackend } from '../backend/webgpu/webgpu.js';
-import { fromArray } from '../tensor/tensor.js';
+import { fromArray, read } from '../tensor/tensor.js';
 import { matmul, matmulVariantFor } from './matmul.js';
 
 /** A product [M×K]·[K×N]. */
@@ -36,7 +36,8 @@ export interface TuneResult {
   defaultMs: number;
   chosenMs: number;
   /** Every candidate, the default first: median ms per shape (in `shapes` order) and their sum. */
-  table: { tiles: MatmulTiles; ms: number[]; score: number }[];
+  /** Per candidate: median ms per shape and their sum; `differs` (never chosen) where its bits differed from the default's here. */
+  table: { tiles: MatmulTiles; ms: number[]; score: number; differs?: boolean }[];
 }
 
 /** Deterministic inputs in [-1, 1) (the values do not matter for timing, only that they are not all zero). */
@@ -55,6 +56,8 @@ export async function tuneMatmul(gpu: WebGpuBackend, o: TuneOptions = {}): Promi
   const reps = Math.max(1, Math.floor(o.reps ?? 5));
   const candidates = matmulCandidates(kernel);
   const times = candidates.map(() => shapes.map(() => [] as number[]));
+  const differs = new Set<number>(); // candidates whose output bits differ from the default's here: never chosen
+  let want: Uint32Array | undefined;
   const before = gpu.kernels;
   try {
     for (const [s, [M, K, N]] of shapes.entries()) {
@@ -62,12 +65,19 @@ export async function tuneMatmul(gpu: WebGpuBackend, o: TuneOptions = {}): Promi
       try {
         for (let r = -1; r < reps; r++) { // r = -1: the warm-up (compiles each candidate's pipeline)
           for (const [c, tiles] of candidates.entries()) {
+            if (differs.has(c)) continue;
             gpu.setKernelOptions({ matmul: { tiles: { [kernel]: tiles } } });
             await gpu.sync();
             const t0 = performance.now();
             const y = matmul(a, b);
             await gpu.sync();
             if (r >= 0) times[c][s].push(performance.now() - t0);
+            else {
+              // On this adapter, a candidate must give the default's bits (its compiler could fuse differently).
+              const bits = new Uint32Array((await read(y) as Float32Array).slice().buffer);
+              if (c === 0) want = bits;
+              else if (bits.length !== want!.length || bits.some((v, i) => v !== want![i])) differs.add(c);
+            }
             y.dispose();
           }
         }
@@ -81,8 +91,8 @@ export async function tuneMatmul(gpu: WebGpuBackend, o: TuneOptions = {}): Promi
     gpu.setKernelOptions(before);
   }
   const table = candidates.map((tiles, c) => {
-    const ms = times[c].map(median);
-    return { tiles, ms, score: ms.reduce((x, y) => x + y, 0) };
+    const ms = differs.has(c) ? shapes.map(() => NaN) : times[c].map(median);
+    return { tiles, ms, score: differs.has(c) ? Infinity : ms.reduce((x, y) => x + y, 0), ...(differs.has(c) ? { differs: true } : {}) };
   });
   const fastest = table.reduce((x, y) => (y.score < x.score ? y : x));
   const best = fastest.score < table[0].score * (1 - (o.margin ?? 0.02)) ? fastest : table[0];

@@ -113,7 +113,8 @@ export function cachedMatmulTiles(gpu: TunableBackend): MatmulTilesChoice | null
   const out: MatmulTilesChoice = {};
   for (const k of ['registers', 'subgroups', 'shared'] as const) {
     const t = tiles[k];
-    if (typeof t === 'object' && t !== null && matmulCandidates(k).some((c) => sameTiles(c, t))) out[k] = { ...t };
+    const c = typeof t === 'object' && t !== null ? matmulCandidates(k).find((x) => sameTiles(x, t)) : undefined;
+    if (c !== undefined) out[k] = { ...c }; // the candidate itself: nothing else from the file
   }
   return Object.keys(out).length > 0 ? out : null;
 }

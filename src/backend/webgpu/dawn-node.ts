@@ -23,13 +23,17 @@ let installed = false;
 /**
  * 3. A polite wait. While anything of Dawn's is pending, its tick re-schedules itself with setImmediate, so
  *    a process awaiting the GPU spins one core at 100 % — on a software adapter (lavapipe), the very cores
- *    that run the kernels. After `spinMs` without new work (noteGpuActivity), each tick first sleeps
- *    `pauseMs`: a wait then costs at most that much latency and leaves the cores to the GPU's threads.
- *    pauseMs 0 restores the plain spin (DAS_DAWN_WAIT=spin).
+ *    that run the kernels. There (device.ts turns it on for CPU adapters only), once `spinMs` have passed
+ *    since the last submit (noteGpuActivity), each tick first sleeps `pauseMs`: a wait then costs about
+ *    that much latency more (plus the wake-up) and leaves the cores to the GPU's threads. Every Dawn tick
+ *    of the process is affected, other libraries' devices included. pauseMs 0 is the plain spin, the
+ *    default on hardware GPUs; DAS_DAWN_WAIT=spin or =polite forces either.
  */
-export const idle = { spinMs: 0.5, pauseMs: 0.2 };
+export const idle = { spinMs: 0.5, pauseMs: 0 };
+/** The pause of the polite wait (ms). */
+export const politePauseMs = 0.2;
 let spinUntil = 0;
-/** Called when work is recorded or read back: Dawn's ticks may spin (no sleep) for the next idle.spinMs. */
+/** Called at each submit: Dawn's ticks may spin (no sleep) for the next idle.spinMs. */
 export function noteGpuActivity(): void { spinUntil = performance.now() + idle.spinMs; }
 
 let pumping = false;
@@ -47,7 +51,6 @@ function isDawnTick(fn: unknown, extraArgs: number): fn is Tick {
 /** Interposes on globalThis.setImmediate (once per process). Call before the Dawn GPU object is created. */
 export function installEventPump(): void {
   if (installed) return;
-  if ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DAS_DAWN_WAIT === 'spin') idle.pauseMs = 0;
   const g = globalThis as unknown as Record<string, unknown>;
   const real = g.setImmediate as ((fn: (...a: unknown[]) => void, ...args: unknown[]) => unknown) | undefined;
   const clear = g.clearImmediate as ((h: unknown) => void) | undefined;
@@ -75,6 +78,12 @@ export function installEventPump(): void {
   }
   Object.defineProperty(setImmediate, 'name', { value: 'setImmediate' });
   g.setImmediate = setImmediate;
+}
+
+/** Turns the polite wait on (a CPU adapter) or off, unless DAS_DAWN_WAIT=spin|polite says which. */
+export function setPoliteWait(on: boolean): void {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DAS_DAWN_WAIT;
+  idle.pauseMs = (env === 'polite' || (env !== 'spin' && on)) ? politePauseMs : 0;
 }
 
 /** Runs every tick (each one's run is no longer scheduled: none may be skipped), then rethrows the first error. */

@@ -1,8 +1,8 @@
 // Where the GPU comes from: `navigator.gpu` in a browser, the `webgpu` package (Dawn's Node bindings)
 // under Node, loaded only there (the browser bundle replaces it with nothing). The only module that
-// touches either. Keeps the GPU object in a module variable and drops it in closeDevice(), or Node
-// would not exit. No Node built-in is imported (ARCHITECTURE.md: the core runs in a browser).
-import { installEventPump, withStderrFiltered } from './dawn-node.js';
+// touches either. Keeps the GPU object in a module variable for the life of the process (closeDevice()
+// destroys only the device: see there). No Node built-in is imported (ARCHITECTURE.md: the core runs in a browser).
+import { installEventPump, setPoliteWait, withStderrFiltered } from './dawn-node.js';
 
 export interface AdapterDescription {
   vendor: string;
@@ -93,6 +93,8 @@ export async function openDevice(): Promise<OpenedDevice | null> {
     backend: (i as unknown as { backendType?: string }).backendType ?? 'unknown',
   };
   opened = { device, adapter, info };
+  // Dawn under Node on a CPU adapter: wait without spinning a core the kernels need (dawn-node.ts).
+  if (dawnNode) setPoliteWait(/llvmpipe|lavapipe|swiftshader|software/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`));
   return opened;
 }
 

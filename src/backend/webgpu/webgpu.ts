@@ -444,7 +444,9 @@ export async function webgpu(o: { kernels?: KernelOptionsPatch } = {}): Promise<
   if (backend === undefined) {
     const opened = await openDevice();
     backend = opened ? new WebGpuBackend(opened) : null;
-    if (backend !== null && envVar('DAS_AUTOTUNE') !== 'off') applyCachedMatmulTiles(backend);
+    if (backend !== null && envVar('DAS_AUTOTUNE') !== 'off') {
+      try { applyCachedMatmulTiles(backend); } catch { /* the cache is only an optimisation: the default tiles then */ }
+    }
   }
   if (backend !== null && o.kernels !== undefined) backend.setKernelOptions(o.kernels);
   return backend;
