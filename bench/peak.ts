@@ -8,10 +8,8 @@ import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface PeakResult {
-  status: 'ok' | 'unavailable'; note: string; isa?: string; vectorBits?: number; threads?: number;
-  fmaGflops?: number; fmaGflops256?: number; fmaGflops1?: number; copyGBs?: number; copyGBs1?: number;
-}
+import type { PeakResult } from './report.js';
+export type { PeakResult };
 
 const FLAGS = ['-O2', '-march=native', '-ffp-contract=fast', '-pthread'];
 const FIGURES = ['fmaGflops', 'fmaGflops256', 'fmaGflops1', 'copyGBs', 'copyGBs1'] as const;

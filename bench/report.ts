@@ -1,6 +1,11 @@
 // The JSON report's shape and its markdown table: our figure, each anchor's with the ratio, the best anchor.
 import { type CaseResult, fmt } from './harness.js';
-import type { PeakResult } from './peak.js';
+
+/** The machine's limits from bench/peak.c (declared here: the browser's bench page reads reports without Node). */
+export interface PeakResult {
+  status: 'ok' | 'unavailable'; note: string; isa?: string; vectorBits?: number; threads?: number;
+  fmaGflops?: number; fmaGflops256?: number; fmaGflops1?: number; copyGBs?: number; copyGBs1?: number;
+}
 
 export interface ImplInfo { id: string; label: string; status: 'ok' | 'unavailable'; description: string }
 export interface ColdResult { openMs?: number; firstStepMs?: number; secondStepMs?: number; error?: string; skipped?: string }

@@ -33,6 +33,20 @@ const one = (o: { maxRank?: number; maxSize?: number; lo?: number; hi?: number }
 const ints = (shape: number[], n: number): fc.Arbitrary<Input> =>
   fc.array(fc.integer({ min: 0, max: n - 1 }), { minLength: sizeOfShape(shape), maxLength: sizeOfShape(shape) }).map((v) => ({ values: v, shape, dtype: 'i32' as const }));
 const dim = (max: number) => fc.integer({ min: 1, max });
+/**
+ * Rows of D ≥ 2 values whose spread is tiny against the values themselves lose digits to f32 cancellation
+ * in x − mean, in any f32 kernel (a row [0.7304, 0.7311] has 3 significant digits left), which the f64
+ * reference does not: such rows get ±0.1 added alternately, so the comparison judges the kernel, not f32.
+ */
+const spreadRows = (x: Input, D: number): Input => {
+  if (D < 2) return x;
+  const v = Array.from(x.values);
+  for (let r = 0; r * D < v.length; r++) {
+    const row = v.slice(r * D, r * D + D), m = row.reduce((a, y) => a + y, 0) / D;
+    if (Math.sqrt(row.reduce((a, y) => a + (y - m) ** 2, 0) / D) < 0.05) for (let j = 0; j < D; j++) v[r * D + j] += j % 2 === 0 ? -0.1 : 0.1;
+  }
+  return { ...x, values: v };
+};
 /** A random axis of a shape of rank r ≥ 1, sometimes negative. */
 const axisOf = (r: number) => fc.integer({ min: -r, max: r - 1 });
 
@@ -130,7 +144,7 @@ export const opCases: OpCase[] = [
   },
   {
     name: 'layerNorm (and backward)',
-    inputs: fc.tuple(arbShape({ minRank: 0, maxRank: 2, maxSize: 200 }), dim(300)).chain(([lead, D]) => fc.tuple(f32([...lead, D], -2, 2), f32([D], 0.5, 1.5), f32([D]))),
+    inputs: fc.tuple(arbShape({ minRank: 0, maxRank: 2, maxSize: 200 }), dim(300)).chain(([lead, D]) => fc.tuple(f32([...lead, D], -2, 2).map((x) => spreadRows(x, D)), f32([D], 0.5, 1.5), f32([D]))),
     f: (x, w, b) => layerNorm(x, w, b, 1e-5), tol: { rtol: 1e-4, atol: 1e-5 }, gradRel: 2e-4,
   },
   {
