@@ -16,6 +16,7 @@
 // fs, os and path come from process.getBuiltinModule at run time, as in dawn-node.ts.
 import { type MatmulKernel, type MatmulTiles, type KernelOptionsPatch, defaultKernelOptions, withKernelOptions } from '../kernel-options.js';
 import type { AdapterDescription } from './device.js';
+import { builtin, envVar, nodeProcess } from './dawn-node.js';
 import { kernelSources } from './kernel-sources.js';
 
 /** The kernel families whose tiles are tuned ('scalar', the any-layout fallback, is not). */
@@ -72,14 +73,6 @@ interface Fs {
   mkdirSync(p: string, o: { recursive: boolean }): unknown;
   unlinkSync(p: string): void;
 }
-interface NodeProcess { env: Record<string, string | undefined>; pid: number; getBuiltinModule?: (n: string) => unknown }
-const nodeProcess = (): NodeProcess | undefined => (globalThis as { process?: NodeProcess }).process;
-function builtin<T>(name: string): T | undefined {
-  try { return nodeProcess()?.getBuiltinModule?.(name) as T | undefined; } catch { return undefined; }
-}
-
-/** The environment variable `name` under Node (undefined in a browser). */
-export const envVar = (name: string): string | undefined => nodeProcess()?.env?.[name];
 
 /** The cache file's path, or null where there is no file system (a browser). */
 export function matmulCachePath(): string | null {

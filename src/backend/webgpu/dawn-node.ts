@@ -82,7 +82,7 @@ export function installEventPump(): void {
 
 /** Turns the polite wait on (a CPU adapter) or off, unless DAS_DAWN_WAIT=spin|polite says which. */
 export function setPoliteWait(on: boolean): void {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DAS_DAWN_WAIT;
+  const env = envVar('DAS_DAWN_WAIT');
   idle.pauseMs = (env === 'polite' || (env !== 'spin' && on)) ? politePauseMs : 0;
 }
 
@@ -140,14 +140,21 @@ interface NodeFs {
   unlinkSync(path: string): void;
 }
 
-function builtin<T>(name: string): T | undefined {
-  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
+interface NodeProcess { env?: Record<string, string | undefined>; pid?: number; getBuiltinModule?: (n: string) => unknown }
+/** Node's `process`, or undefined in a browser. */
+export const nodeProcess = (): NodeProcess | undefined => (globalThis as { process?: NodeProcess }).process;
+
+/** A Node built-in module (process.getBuiltinModule), or undefined in a browser or on a Node without it. */
+export function builtin<T>(name: string): T | undefined {
   try {
-    return p?.getBuiltinModule?.(name) as T | undefined;
+    return nodeProcess()?.getBuiltinModule?.(name) as T | undefined;
   } catch {
     return undefined;
   }
 }
+
+/** The environment variable `name` under Node (undefined in a browser). */
+export const envVar = (name: string): string | undefined => nodeProcess()?.env?.[name];
 
 /**
  * Runs `f` (synchronous: what Dawn prints is printed before it returns) with fd 2 pointed at a temporary

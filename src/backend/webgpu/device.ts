@@ -94,9 +94,13 @@ export async function openDevice(): Promise<OpenedDevice | null> {
   };
   opened = { device, adapter, info };
   // Dawn under Node on a CPU adapter: wait without spinning a core the kernels need (dawn-node.ts).
-  if (dawnNode) setPoliteWait(/llvmpipe|lavapipe|swiftshader|software/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`));
+  if (dawnNode) setPoliteWait(softwareAdapter(info));
   return opened;
 }
+
+/** Whether the adapter runs on the CPU (Mesa's lavapipe/llvmpipe, SwiftShader). */
+export const softwareAdapter = (i: { vendor: string; architecture: string; device: string; description: string }): boolean =>
+  /llvmpipe|lavapipe|swiftshader|software/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
 
 /**
  * Destroys the device (the process can then exit). The GPU object is kept for a later openDevice():

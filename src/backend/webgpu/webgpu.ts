@@ -8,12 +8,12 @@ import { type DType, type HostArray, bytesPer, hostArray } from '../../tensor/dt
 import type { Shape } from '../../tensor/shape.js';
 import { sizeOf } from '../../tensor/shape.js';
 import { Tensor, newStorage } from '../../tensor/tensor.js';
-import { type OpenedDevice, closeDevice, gpuGlobals, onDawnNode, openDevice } from './device.js';
-import { noteGpuActivity, pumpEvents, sleepSync } from './dawn-node.js';
+import { type OpenedDevice, closeDevice, gpuGlobals, onDawnNode, openDevice, softwareAdapter } from './device.js';
+import { envVar, noteGpuActivity, pumpEvents, sleepSync } from './dawn-node.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool, type PoolStats } from './pool.js';
 import { type KernelOptions, type KernelOptionsPatch, defaultKernelOptions, withKernelOptions } from '../kernel-options.js';
-import { applyCachedMatmulTiles, envVar } from './autotune.js';
+import { applyCachedMatmulTiles } from './autotune.js';
 
 const ARENA_BYTES = 1 << 16;
 
@@ -92,7 +92,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.pipelines = new PipelineCache(device);
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     const i = opened.info;
-    this.software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
+    this.software = softwareAdapter(i);
     this.align = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     this.bounded = onDawnNode();
     void device.lost.then((info) => { this.lost = `${info.reason}: ${info.message}`; });
